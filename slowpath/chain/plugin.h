@@ -1,0 +1,138 @@
+// The slow-path plugin chain: CoreDNS's handler contract in C++.
+#ifndef WARPDNS_SLOWPATH_CHAIN_PLUGIN_H_
+#define WARPDNS_SLOWPATH_CHAIN_PLUGIN_H_
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/corefile.h"
+#include "fastpath/wire/message.h"
+
+namespace warpdns::slowpath {
+
+namespace wire = ::warpdns::fastpath::wire;
+
+enum class Proto : uint8_t { kUdp, kTcp, kTls, kHttps, kGrpc };
+std::string_view ProtoName(Proto p);  // "udp", "tcp" (tls/https/grpc log as "tcp")
+
+// One query as the chain sees it (CoreDNS's request.Request).
+struct Request {
+  wire::Message msg;               // the parsed query (mutable: rewrite, bufsize)
+  sockaddr_storage remote{};
+  sockaddr_storage local{};
+  Proto proto = Proto::kUdp;
+  size_t size = 0;                 // request length in octets
+  std::string server;              // listener label, "dns://:53"
+  std::string zone;                // the block zone that matched ("." ...)
+  int64_t start_ns = 0;            // CLOCK_MONOTONIC at receive
+  std::map<std::string, std::string> metadata;
+
+  const wire::Name& QName() const { return msg.question.at(0).name; }
+  std::string QNameText() const;   // lowercased, with trailing dot
+  uint16_t QType() const { return msg.question.at(0).type; }
+  uint16_t QClass() const { return msg.question.at(0).qclass; }
+  bool Do() const { return msg.edns.present && msg.edns.dnssec_ok(); }
+  // CoreDNS's Size(): 512 without OPT on UDP (min 512 with one), 65535 on TCP.
+  uint16_t UdpSize() const;
+  std::string RemoteIp() const;    // "127.0.0.1", "::1"
+  uint16_t RemotePort() const;
+  std::string LocalIp() const;
+  uint16_t LocalPort() const;
+  int Family() const;              // 1 IPv4, 2 IPv6
+};
+
+// Where a plugin writes its answer. Wrappers (log, metrics, rewrite) wrap it.
+class ResponseWriter {
+ public:
+  virtual ~ResponseWriter() = default;
+  // Sends the reply. Fills in nothing: callers build complete messages (see
+  // wire::MakeReply). Truncation to the client's size happens here.
+  virtual void WriteMsg(const wire::Message& reply) = 0;
+  virtual bool Written() const = 0;
+};
+
+// CoreDNS's (rcode, error) return. Rcodes SERVFAIL, REFUSED, FORMERR and
+// NOTIMP mean "nothing was written, the caller must"; others mean written.
+struct Result {
+  int rcode = wire::rcode::kNoError;
+  std::string error;  // empty: no error
+};
+
+bool ClientWrite(int rcode);  // true for the four "caller must write" rcodes
+
+class Plugin {
+ public:
+  virtual ~Plugin() = default;
+  virtual std::string_view Name() const = 0;
+  virtual Result ServeDns(Request& req, ResponseWriter& w) = 0;
+  // Called once after the chain is linked.
+  void SetNext(Plugin* next) { next_ = next; }
+  Plugin* next() const { return next_; }
+
+ protected:
+  // NextOrFailure: SERVFAIL "plugin/<name>: no next plugin found" at the end.
+  Result Next(Request& req, ResponseWriter& w);
+
+ private:
+  Plugin* next_ = nullptr;
+};
+
+// Process-wide services a plugin may register during setup (HTTP endpoints,
+// background tasks, shutdown hooks). Implemented by control/.
+class Host {
+ public:
+  virtual ~Host() = default;
+  // Registers an HTTP handler at ADDRESS ("127.0.0.1:8080", ":8080") + path.
+  // The handler returns (status, body).
+  using HttpHandler = std::function<std::pair<int, std::string>()>;
+  virtual bool AddHttpEndpoint(const std::string& address, const std::string& path,
+                               HttpHandler handler, std::string* error) = 0;
+  // Runs `task` every `period_ms` on a background thread until shutdown.
+  virtual void Every(int64_t period_ms, std::function<void()> task) = 0;
+  // Called at shutdown (SIGTERM), before listeners close, in order.
+  virtual void OnShutdown(std::function<void()> hook) = 0;
+  // Writes one log line to stdout ("[INFO] ...", "[ERROR] ...").
+  virtual void Log(std::string_view line) = 0;
+};
+
+// What a plugin's setup sees: the directive, the block and the host.
+struct SetupContext {
+  const config::Directive& directive;
+  const config::ServerBlock& block;
+  std::vector<std::string> zones;  // the block's zones, lowercase FQDN
+  std::string root;                // `root` plugin directory ("" = cwd)
+  Host* host = nullptr;
+};
+
+// Setup returns a plugin for the query path, or nullptr for setup-only
+// directives (health, root, ...). On error sets *error ("plugin/NAME: FILE:LINE
+// - Error during parsing: ...") and returns nullptr.
+using SetupFn = std::function<std::unique_ptr<Plugin>(SetupContext& ctx, std::string* error)>;
+
+struct PluginSpec {
+  std::string_view name;
+  SetupFn setup;
+  bool once_per_block = false;  // "this plugin can only be used once per Server Block"
+};
+
+// Registry of implemented plugins. Each plugin registers itself from its own
+// folder with a static Registrar (see slowpath/plugins/*/).
+void RegisterPlugin(PluginSpec spec);
+const PluginSpec* FindPlugin(std::string_view name);
+std::vector<std::string_view> RegisteredPluginNames();
+
+struct Registrar {
+  explicit Registrar(PluginSpec spec) { RegisterPlugin(std::move(spec)); }
+};
+
+}  // namespace warpdns::slowpath
+
+#endif  // WARPDNS_SLOWPATH_CHAIN_PLUGIN_H_
