@@ -101,6 +101,11 @@ class Host {
   virtual void OnShutdown(std::function<void()> hook) = 0;
   // Writes one log line to stdout ("[INFO] ...", "[ERROR] ...").
   virtual void Log(std::string_view line) = 0;
+  // Resolves a question through this server's own routing and chains (the
+  // file plugin's "upstream = self" for out-of-zone CNAME targets). `depth`
+  // guards against loops: callers pass their own depth + 1.
+  virtual wire::Message Resolve(const wire::Name& name, uint16_t type, bool dnssec_ok,
+                                int depth) = 0;
 };
 
 // What a plugin's setup sees: the directive, the block and the host.
@@ -108,7 +113,8 @@ struct SetupContext {
   const config::Directive& directive;
   const config::ServerBlock& block;
   std::vector<std::string> zones;  // the block's zones, lowercase FQDN
-  std::string root;                // `root` plugin directory ("" = cwd)
+  std::string root;                // `root` plugin directory ("" = cwd); set by root
+  std::vector<std::string> bind;   // `bind` addresses (empty = all); set by bind
   Host* host = nullptr;
 };
 

@@ -1,0 +1,37 @@
+// A small HTTP/1.1 server for control endpoints (/health, later /ready and
+// /metrics): GET only, one request per connection.
+#ifndef WARPDNS_CONTROL_HTTP_SERVER_H_
+#define WARPDNS_CONTROL_HTTP_SERVER_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+
+namespace warpdns::control {
+
+class HttpServer {
+ public:
+  using Handler = std::function<std::pair<int, std::string>()>;
+
+  // `address` is HOST:PORT, ":PORT" (all addresses) or "localhost:PORT".
+  static std::unique_ptr<HttpServer> Create(const std::string& address, std::string* error);
+  ~HttpServer();
+
+  // Registers before Start(). Returns false if the path is taken.
+  bool Handle(const std::string& path, Handler handler);
+  void Start();
+  void Stop();
+
+ struct Impl;  // public so the .cc's helper classes can name it
+
+ private:
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace warpdns::control
+
+#endif  // WARPDNS_CONTROL_HTTP_SERVER_H_

@@ -1,0 +1,239 @@
+// warpdns: CoreDNS's command line, a Corefile in, DNS served until SIGTERM.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "config/corefile.h"
+#include "control/app.h"
+#include "slowpath/chain/plugin.h"
+
+namespace warpdns::control {
+namespace {
+
+constexpr uint16_t kEmbeddedDefaultPort = 1053;
+
+struct Flags {
+  std::string conf;
+  std::string pidfile;
+  int dns_port = -1;  // -1: not given
+  bool version = false;
+  bool plugins = false;
+  bool quiet = false;
+};
+
+void Usage() {
+  fprintf(stderr,
+          "Usage of warpdns:\n"
+          "  -conf string\n\tCorefile to load (default \"Corefile\")\n"
+          "  -dns.port string\n\tDefault port (default \"53\")\n"
+          "  -p string\n\tDefault port (alias of -dns.port)\n"
+          "  -pidfile string\n\tPath to write pid file\n"
+          "  -plugins\n\tList installed plugins\n"
+          "  -quiet\n\tQuiet mode (no initialization output)\n"
+          "  -version\n\tShow version\n");
+}
+
+// Go flag syntax as CoreDNS accepts it: -name value, -name=value, --name.
+bool ParseFlags(int argc, char** argv, Flags* f) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.size() < 2 || arg[0] != '-') {
+      fprintf(stderr, "unexpected argument %s\n", arg.c_str());
+      return false;
+    }
+    arg = arg.substr(arg[1] == '-' ? 2 : 1);
+    std::string value;
+    bool has_value = false;
+    if (size_t eq = arg.find('='); eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg.resize(eq);
+      has_value = true;
+    }
+    auto take = [&](std::string* out) {
+      if (has_value) {
+        *out = value;
+        return true;
+      }
+      if (i + 1 >= argc) {
+        fprintf(stderr, "flag needs an argument: -%s\n", arg.c_str());
+        return false;
+      }
+      *out = argv[++i];
+      return true;
+    };
+    if (arg == "conf") {
+      if (!take(&f->conf)) return false;
+    } else if (arg == "pidfile") {
+      if (!take(&f->pidfile)) return false;
+    } else if (arg == "dns.port" || arg == "p") {
+      std::string p;
+      if (!take(&p)) return false;
+      char* end = nullptr;
+      long port = strtol(p.c_str(), &end, 10);
+      if (p.empty() || *end != '\0' || port < 1 || port > 65535) {
+        fprintf(stderr, "invalid value \"%s\" for flag -%s: invalid port\n", p.c_str(), arg.c_str());
+        return false;
+      }
+      f->dns_port = static_cast<int>(port);
+    } else if (arg == "version") {
+      f->version = true;
+    } else if (arg == "plugins") {
+      f->plugins = true;
+    } else if (arg == "quiet") {
+      f->quiet = true;
+    } else if (arg == "h" || arg == "help") {
+      Usage();
+      exit(0);
+    } else {
+      fprintf(stderr, "flag provided but not defined: -%s\n", arg.c_str());
+      Usage();
+      return false;
+    }
+  }
+  return true;
+}
+
+bool IsDir(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool IsFile(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// The shipped example (examples/Corefile's zone) next to the binary in the
+// build tree or in the installed share directory.
+std::string FindExamples() {
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  std::vector<std::string> candidates;
+  if (n > 0) {
+    exe[n] = '\0';
+    std::string dir(exe);
+    dir.resize(dir.rfind('/'));
+    candidates = {dir + "/examples", dir + "/../examples", dir + "/../../examples",
+                  dir + "/../share/warpdns/examples"};
+  }
+  candidates.push_back("/usr/share/warpdns/examples");
+  for (const std::string& c : candidates) {
+    if (IsFile(c + "/db.example.org")) return c;
+  }
+  return "";
+}
+
+// The embedded default: socket mode on loopback, an unprivileged port, the
+// sample zone when it can be found, whoami for everything else.
+std::string EmbeddedCorefile(uint16_t port) {
+  std::string examples = FindExamples();
+  std::string p = std::to_string(port);
+  std::string text;
+  if (!examples.empty()) {
+    text += "example.org:" + p + " {\n    bind 127.0.0.1\n    root " + examples +
+            "\n    file db.example.org\n    log\n    errors\n}\n";
+  }
+  text += ".:" + p + " {\n    bind 127.0.0.1\n    whoami\n    log\n    errors\n}\n";
+  return text;
+}
+
+std::string BuildInfo() {
+  return std::string("linux/") +
+#if defined(__x86_64__)
+         "amd64"
+#elif defined(__aarch64__)
+         "arm64"
+#else
+         "unknown"
+#endif
+         + ", g++ " + __VERSION__;
+}
+
+int Main(int argc, char** argv) {
+  Flags flags;
+  if (!ParseFlags(argc, argv, &flags)) return 2;
+  if (flags.version) {
+    printf("warpdns-%s\n%s\n", std::string(Version()).c_str(), BuildInfo().c_str());
+    return 0;
+  }
+  if (flags.plugins) {
+    printf("Server types:\n  dns\n\nCaddyfile loaders:\n  flag\n  default\n\nOther plugins:\n");
+    for (std::string_view name : slowpath::RegisteredPluginNames()) {
+      printf("  dns.%.*s\n", static_cast<int>(name.size()), name.data());
+    }
+    return 0;
+  }
+
+  // Signals are taken synchronously by this thread; every other thread
+  // inherits the mask and never sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGTERM, SIGINT, SIGUSR1, SIGHUP, SIGQUIT}) sigaddset(&signals, s);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  config::ParseOptions parse_options;
+  if (flags.dns_port > 0) parse_options.default_dns_port = static_cast<uint16_t>(flags.dns_port);
+  std::string error;
+  std::optional<config::Corefile> corefile;
+  if (!flags.conf.empty()) {
+    corefile = config::ParseCorefileFile(flags.conf, parse_options, &error);
+  } else if (IsFile("Corefile")) {
+    corefile = config::ParseCorefileFile("Corefile", parse_options, &error);
+  } else {
+    uint16_t port = flags.dns_port > 0 ? static_cast<uint16_t>(flags.dns_port)
+                                       : kEmbeddedDefaultPort;
+    corefile = config::ParseCorefile(EmbeddedCorefile(port), "embedded default", parse_options,
+                                     &error);
+  }
+  if (!corefile) {
+    fprintf(stderr, "%s\n", error.c_str());
+    return 1;
+  }
+  std::unique_ptr<App> app = App::Build(*corefile, AppOptions{}, &error);
+  if (!app) {
+    fprintf(stderr, "%s\n", error.c_str());
+    return 1;
+  }
+  if (!app->Start(&error)) {
+    fprintf(stderr, "%s\n", error.c_str());
+    return 1;
+  }
+  if (!flags.pidfile.empty()) {
+    std::ofstream(flags.pidfile) << getpid() << "\n";
+  }
+  if (!flags.quiet) {
+    for (const std::string& line : app->ListenLines()) app->Log(line);
+    app->Log("warpdns-" + std::string(Version()));
+    app->Log(BuildInfo());
+  }
+
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) continue;
+    if (sig == SIGQUIT) _exit(0);
+    if (sig == SIGUSR1) {
+      app->Log("[INFO] SIGUSR1: reload is not supported yet, keeping the running configuration");
+      continue;
+    }
+    app->Log(std::string("[INFO] ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
+             ": Shutting down");
+    break;
+  }
+  app->Shutdown();
+  if (!flags.pidfile.empty()) unlink(flags.pidfile.c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace warpdns::control
+
+int main(int argc, char** argv) { return warpdns::control::Main(argc, argv); }

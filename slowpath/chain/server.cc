@@ -1,0 +1,175 @@
+#include "slowpath/chain/server.h"
+
+#include <time.h>
+
+#include <cstring>
+
+namespace warpdns::slowpath {
+
+namespace {
+
+int64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+// miekg/dns's reject reply: the query's header turned into a response with
+// `rcode`, AA and Z cleared, opcode reset to QUERY unless NOTIMP, and only
+// the question (when it parsed). Records are never echoed back.
+void WriteRejectReply(const uint8_t* pkt, size_t len, int rcode, std::vector<uint8_t>* reply) {
+  wire::Header h;
+  wire::ReadHeader(pkt, len, &h);
+  wire::Message m;
+  m.header.id = h.id;
+  m.header.flags = h.flags;
+  m.header.SetFlag(wire::flag::kQr, true);
+  m.header.SetFlag(wire::flag::kAa, false);
+  m.header.SetFlag(wire::flag::kZ, false);
+  if (rcode != wire::rcode::kNotImp) m.header.set_opcode(wire::opcode::kQuery);
+  m.header.set_rcode(rcode);
+  if (h.qdcount == 1) {
+    size_t off = wire::kHeaderSize;
+    wire::Question q;
+    if (wire::ReadName(pkt, len, &off, &q.name) == wire::ParseError::kOk && off + 4 <= len) {
+      q.type = static_cast<uint16_t>(pkt[off] << 8 | pkt[off + 1]);
+      q.qclass = static_cast<uint16_t>(pkt[off + 2] << 8 | pkt[off + 3]);
+      m.question.push_back(q);
+    }
+  }
+  wire::WriteMessage(m, wire::kMaxMessageSize, reply);
+}
+
+}  // namespace
+
+void BufferWriter::WriteMsg(const wire::Message& reply) {
+  // Like CoreDNS, a second write on the same request is an error; ignore it.
+  if (written_) return;
+  written_ = true;
+  wire::WriteMessage(reply, max_size_, out_);
+  if (keep_ != nullptr) *keep_ = reply;
+}
+
+void Server::AddZone(const std::string& zone, std::shared_ptr<Chain> chain) {
+  zones_[zone].push_back(std::move(chain));
+}
+
+std::vector<std::string> Server::Zones() const {
+  std::vector<std::string> out;
+  for (const auto& [zone, chains] : zones_) out.push_back(zone);
+  return out;
+}
+
+bool Server::Handle(const uint8_t* pkt, size_t len, const sockaddr_storage& remote,
+                    const sockaddr_storage& local, Proto proto, std::vector<uint8_t>* reply) {
+  reply->clear();
+  wire::Header h;
+  if (wire::ReadHeader(pkt, len, &h) != wire::ParseError::kOk) {
+    malformed_.dropped_short.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  // miekg/dns's default accept function, which CoreDNS inherits.
+  if (h.qr()) {
+    malformed_.dropped_response.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  if (h.opcode() != wire::opcode::kQuery && h.opcode() != wire::opcode::kNotify) {
+    malformed_.notimp.fetch_add(1, std::memory_order_relaxed);
+    WriteRejectReply(pkt, len, wire::rcode::kNotImp, reply);
+    return true;
+  }
+  wire::ParseError err = wire::ParseError::kOk;
+  if (h.qdcount != 1) {
+    err = wire::ParseError::kBadQdcount;
+  } else if (h.ancount > 1 || h.nscount > 1 || h.arcount > 2) {
+    err = wire::ParseError::kTrailingData;
+  }
+  Request req;
+  if (err == wire::ParseError::kOk) err = wire::ParseMessage(pkt, len, &req.msg);
+  if (err != wire::ParseError::kOk) {
+    malformed_.formerr[static_cast<size_t>(err)].fetch_add(1, std::memory_order_relaxed);
+    WriteRejectReply(pkt, len, wire::rcode::kFormErr, reply);
+    return true;
+  }
+  req.remote = remote;
+  req.local = local;
+  req.proto = proto;
+  req.size = len;
+  req.server = label_;
+  req.start_ns = MonotonicNs();
+  BufferWriter w(req.UdpSize(), reply);
+  Serve(req, w);
+  return w.Written();
+}
+
+void Server::Serve(Request& req, ResponseWriter& w) {
+  auto write_rcode = [&](int rcode) {
+    wire::Message m = wire::MakeReply(req.msg);
+    m.SetRcode(rcode);
+    w.WriteMsg(m);
+  };
+  if (req.msg.question.empty()) {
+    write_rcode(wire::rcode::kServFail);
+    return;
+  }
+  if (!class_chaos_ && req.QClass() != wire::qclass::kIn) {
+    write_rcode(wire::rcode::kRefused);
+    return;
+  }
+  if (req.msg.edns.present && req.msg.edns.version != 0) {
+    // CoreDNS (plugin/pkg/edns.Version): no question, OPT version 0 with UDP
+    // size 0, extended rcode BADVERS.
+    wire::Message m = wire::MakeReply(req.msg);
+    m.question.clear();
+    m.edns = wire::Edns{};
+    m.edns.present = true;
+    m.SetRcode(wire::rcode::kBadVers);
+    w.WriteMsg(m);
+    return;
+  }
+
+  auto run = [&](const std::shared_ptr<Chain>& chain, const std::string& zone) {
+    Plugin* head = chain->head();
+    if (head == nullptr) {
+      write_rcode(wire::rcode::kRefused);
+      return;
+    }
+    req.zone = zone;
+    Result r = head->ServeDns(req, w);
+    if (ClientWrite(r.rcode) && !w.Written()) write_rcode(r.rcode);
+  };
+
+  // Longest zone match first; a DS query keeps searching towards the root so
+  // a parent zone on the same listener answers it (the last match wins).
+  const bool is_ds = req.QType() == wire::type::kDs;
+  std::string qname = req.QNameText();
+  const std::shared_ptr<Chain>* ds_chain = nullptr;
+  std::string ds_zone;
+  for (size_t off = 0; off < qname.size() && qname != ".";) {
+    auto it = zones_.find(qname.substr(off));
+    if (it != zones_.end() && !it->second.empty()) {
+      if (!is_ds) {
+        run(it->second.front(), it->first);
+        return;
+      }
+      ds_chain = &it->second.front();
+      ds_zone = it->first;
+    }
+    // Next label: skip to past the next unescaped dot.
+    size_t i = off;
+    while (i < qname.size() && qname[i] != '.') i += (qname[i] == '\\') ? 2 : 1;
+    off = i + 1;
+    if (off >= qname.size()) break;
+  }
+  if (ds_chain != nullptr) {
+    run(*ds_chain, ds_zone);
+    return;
+  }
+  if (auto it = zones_.find("."); it != zones_.end() && !it->second.empty()) {
+    run(it->second.front(), ".");
+    return;
+  }
+  write_rcode(wire::rcode::kRefused);
+}
+
+}  // namespace warpdns::slowpath

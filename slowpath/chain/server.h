@@ -1,0 +1,84 @@
+// A DNS server: one listen address (transport + bind address + port) and the
+// server blocks registered on it, with CoreDNS's server-level rules
+// (core/dnsserver/server.go) in front of the plugin chains.
+#ifndef WARPDNS_SLOWPATH_CHAIN_SERVER_H_
+#define WARPDNS_SLOWPATH_CHAIN_SERVER_H_
+
+#include <array>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "slowpath/chain/plugin.h"
+
+namespace warpdns::slowpath {
+
+// One server block's plugins, linked in plugin.cfg order.
+struct Chain {
+  std::vector<std::string> zones;
+  std::vector<std::unique_ptr<Plugin>> plugins;
+  Plugin* head() const { return plugins.empty() ? nullptr : plugins.front().get(); }
+};
+
+// Why a packet was not served normally. Counted per server; exported as
+// metrics. Parse reasons mirror wire::ParseError.
+struct MalformedCounters {
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(wire::ParseError::kCount)> formerr{};
+  std::atomic<uint64_t> dropped_short{0};     // shorter than a header: no reply possible
+  std::atomic<uint64_t> dropped_response{0};  // QR set: never answer a response
+  std::atomic<uint64_t> notimp{0};            // opcode other than QUERY/NOTIFY
+};
+
+// Collects the reply a chain writes, serialised to the transport's size
+// limit (the scrub writer: truncation with TC to the client's UDP size).
+class BufferWriter : public ResponseWriter {
+ public:
+  BufferWriter(size_t max_size, std::vector<uint8_t>* out, wire::Message* keep = nullptr)
+      : max_size_(max_size), out_(out), keep_(keep) {}
+  void WriteMsg(const wire::Message& reply) override;
+  bool Written() const override { return written_; }
+
+ private:
+  size_t max_size_;
+  std::vector<uint8_t>* out_;
+  wire::Message* keep_;
+  bool written_ = false;
+};
+
+class Server {
+ public:
+  // `label` is CoreDNS's server label, "dns://:53" or "dns://127.0.0.1:53".
+  explicit Server(std::string label) : label_(std::move(label)) {}
+
+  const std::string& label() const { return label_; }
+  // Registers `chain` for `zone` (lowercase FQDN). Several configs may share
+  // a zone only through views (not supported yet): the config parser
+  // already rejects duplicates.
+  void AddZone(const std::string& zone, std::shared_ptr<Chain> chain);
+  // Loading chaos, forward or proxy on a listener accepts non-IN classes.
+  void AllowNonInClasses() { class_chaos_ = true; }
+  std::vector<std::string> Zones() const;
+
+  // Handles one raw query received on `proto`. Fills *reply and returns true
+  // when a reply is to be sent; returns false to drop. Thread-safe: called
+  // from every UDP worker and TCP connection concurrently.
+  bool Handle(const uint8_t* pkt, size_t len, const sockaddr_storage& remote,
+              const sockaddr_storage& local, Proto proto, std::vector<uint8_t>* reply);
+
+  // Runs a parsed request through routing and the chains (ServeDNS).
+  void Serve(Request& req, ResponseWriter& w);
+
+  const MalformedCounters& malformed() const { return malformed_; }
+
+ private:
+  std::string label_;
+  std::map<std::string, std::vector<std::shared_ptr<Chain>>> zones_;
+  bool class_chaos_ = false;
+  MalformedCounters malformed_;
+};
+
+}  // namespace warpdns::slowpath
+
+#endif  // WARPDNS_SLOWPATH_CHAIN_SERVER_H_
