@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <set>
 
+#include "slowpath/metrics/metrics.h"
+
 namespace warpdns::control {
 
 namespace wire = ::warpdns::fastpath::wire;
@@ -37,7 +39,41 @@ std::unique_ptr<App> App::Build(const config::Corefile& corefile, const AppOptio
   for (const config::ServerBlock& block : corefile.blocks) {
     if (!app->BuildBlock(block, error)) return nullptr;
   }
+  App* raw = app.get();
+  app->collector_id_ = slowpath::metrics::AddCollector([raw] { return raw->CollectMetrics(); });
   return app;
+}
+
+std::vector<prometheus::MetricFamily> App::CollectMetrics() const {
+  using slowpath::metrics::CounterSample;
+  prometheus::MetricFamily build{"coredns_build_info",
+                                 "A metric with a constant '1' value labeled by version, revision, "
+                                 "and goversion from which CoreDNS was built.",
+                                 prometheus::MetricType::Gauge, {}};
+  prometheus::ClientMetric info;
+  info.gauge.value = 1;
+  info.label = {{"goversion", std::string("g++ ") + __VERSION__},
+                {"revision", ""},
+                {"version", std::string(Version())}};
+  build.metric.push_back(info);
+
+  prometheus::MetricFamily bad{"warpdns_malformed_requests_total",
+                               "Queries not served normally: answered FORMERR/NOTIMP or dropped.",
+                               prometheus::MetricType::Counter, {}};
+  for (const auto& s : servers_) {
+    const slowpath::MalformedCounters& m = s->malformed();
+    auto add = [&](std::string reason, uint64_t v) {
+      bad.metric.push_back(CounterSample(static_cast<double>(v),
+                                         {{"reason", std::move(reason)}, {"server", s->label()}}));
+    };
+    add("short", m.dropped_short.load());
+    add("response", m.dropped_response.load());
+    add("notimp", m.notimp.load());
+    for (size_t i = 1; i < m.formerr.size(); ++i) {
+      add(std::string(wire::ParseErrorName(static_cast<wire::ParseError>(i))), m.formerr[i].load());
+    }
+  }
+  return {build, bad};
 }
 
 bool App::BuildBlock(const config::ServerBlock& block, std::string* error) {
@@ -118,7 +154,10 @@ Server* App::ServerFor(const std::string& bind, uint16_t port) {
   return servers_.back().get();
 }
 
-App::~App() { Shutdown(); }
+App::~App() {
+  Shutdown();
+  if (collector_id_ != 0) slowpath::metrics::RemoveCollector(collector_id_);
+}
 
 bool App::Start(std::string* error) {
   for (Listen& l : listens_) {

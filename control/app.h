@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "config/corefile.h"
+#include <prometheus/metric_family.h>
+
 #include "control/http_server.h"
 #include "slowpath/chain/plugin.h"
 #include "slowpath/chain/server.h"
@@ -59,6 +61,7 @@ class App final : public slowpath::Host {
  private:
   App() = default;
   bool BuildBlock(const config::ServerBlock& block, std::string* error);
+  std::vector<prometheus::MetricFamily> CollectMetrics() const;
   slowpath::Server* ServerFor(const std::string& bind, uint16_t port);
 
   struct Listen {
@@ -82,6 +85,7 @@ class App final : public slowpath::Host {
   std::condition_variable task_cv_;
   bool stopping_ = false;
   std::mutex log_mu_;
+  int collector_id_ = 0;
 };
 
 }  // namespace warpdns::control
