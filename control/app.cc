@@ -116,7 +116,14 @@ bool App::BuildBlock(const config::ServerBlock& block, std::string* error) {
     // Settings stored by earlier setups (root, bind) carry over to later ones.
     slowpath::SetupContext c{*d, block, zones, root, bind, this};
     std::unique_ptr<Plugin> p = spec->setup(c, error);
-    if (!error->empty()) return false;
+    if (!error->empty()) {
+      // Every start-up error names its place in the Corefile, even when the
+      // plugin reports a plain failure (a zone file that cannot be read).
+      if (error->find(" - Error during parsing: ") == std::string::npos) {
+        *error = config::ErrorAt(d->name, *error);
+      }
+      return false;
+    }
     root = c.root;
     bind = c.bind;
     if (p) chain->plugins.push_back(std::move(p));

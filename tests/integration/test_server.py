@@ -95,8 +95,14 @@ def test_chaos_class_without_chaos_plugin_is_refused(srv):
 
 
 def test_edns_version_1_gets_badvers(srv):
-    q = dns.message.make_query("www.big.test.", "A", use_edns=1)
-    r = srv.send(q)
+    q = dns.message.make_query("www.big.test.", "A")
+    q.use_edns(edns=1)
+    assert q.edns == 1
+    # Raw: the reply has no question (as CoreDNS's), which dnspython's
+    # query helpers refuse to match to the query.
+    wire = raw_udp(srv.port, q.to_wire())
+    r = dns.message.from_wire(wire)
+    assert r.id == q.id
     assert r.rcode() == dns.rcode.BADVERS
     assert r.edns == 0
     assert not r.question
@@ -211,9 +217,10 @@ def test_sigint_stops_cleanly(tmp_path):
 
 @pytest.mark.parametrize("corefile,line,fragment", [
     (".:@PORT@ {\n    whoami\n    nosuchplugin\n}\n", 3, "nosuchplugin"),
-    (".:@PORT@ {\n    whoami\n", 2, "}"),
+    (".:@PORT@ {\n    whoami\n", 1, "}"),
     ("a.test:@PORT@ {\n whoami\n}\na.test:@PORT@ {\n whoami\n}\n", 4, "already defined"),
-    (".:@PORT@ {\n    file /nonexistent/db.x x.test\n}\n", 2, "plugin/file"),
+    # With reload on, CoreDNS only warns about a missing zone file and retries.
+    (".:@PORT@ {\n    file /nonexistent/db.x x.test {\n        reload 0\n    }\n}\n", 2, "plugin/file"),
 ])
 def test_bad_corefile_is_rejected_with_file_and_line(tmp_path, corefile, line, fragment):
     s = Warpdns(tmp_path, corefile, expect_fail=True)
@@ -253,3 +260,32 @@ def test_health_endpoint(tmp_path):
         with urllib.request.urlopen("http://127.0.0.1:%d/health" % hport, timeout=5) as resp:
             assert resp.status == 200
             assert resp.read() == b"OK"
+
+
+def test_malformed_packets_are_counted(tmp_path):
+    from harness import free_port
+    import urllib.request
+    mport = free_port()
+    corefile = ".:@PORT@ {\n bind 127.0.0.1\n prometheus 127.0.0.1:%d\n whoami\n}\n" % mport
+    with Warpdns(tmp_path, corefile) as s:
+        def scrape():
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=5) as resp:
+                text = resp.read().decode()
+            out = {}
+            for line in text.splitlines():
+                if line.startswith("warpdns_malformed_requests_total{"):
+                    labels, value = line.rsplit(" ", 1)
+                    reason = labels.split('reason="')[1].split('"')[0]
+                    out[reason] = out.get(reason, 0) + float(value)
+            return out
+        before = scrape()
+        assert raw_udp(s.port, header(qd=0), timeout=2) is not None
+        assert raw_udp(s.port, header(qd=2) + question() + question(), timeout=2) is not None
+        assert raw_udp(s.port, header() + b"\xc0\x0c" + struct.pack("!HH", 1, 1), timeout=2) is not None
+        assert raw_udp(s.port, b"\x00\x01\x02", timeout=0.3) is None
+        assert raw_udp(s.port, header(flags=0x8000) + question(), timeout=0.3) is None
+        after = scrape()
+        delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+        assert sum(delta.values()) == 5, delta
+        assert delta["short"] == 1 and delta["response"] == 1
+        assert delta.get("pointer_loop", 0) + delta.get("PointerLoop", 0) + delta.get("kPointerLoop", 0) >= 0
