@@ -66,6 +66,13 @@ struct ParseOptions {
   const char* (*getenv)(const char*) = nullptr;
 };
 
+// Parses one server block key ("tls://example.org:853", "10.0.0.0/23") into
+// one or more addresses (a CIDR key may expand to several reverse zones) and
+// appends them to *out. `default_dns_port` is used for dns:// keys without a
+// port. On error returns false and sets *error (ErrorAt the key).
+bool ParseAddressKey(const Token& key, uint16_t default_dns_port, std::vector<Address>* out,
+                     std::string* error);
+
 // Parses Corefile text. `filename` is used in errors and to resolve relative
 // imports (relative to its directory). On error returns nullopt and sets
 // *error to "FILE:LINE - Error during parsing: <what was expected>".
