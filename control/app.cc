@@ -36,6 +36,14 @@ std::unique_ptr<App> App::Build(const config::Corefile& corefile, const AppOptio
   if (app->options_.udp_workers <= 0) {
     app->options_.udp_workers = std::max(1u, std::thread::hardware_concurrency());
   }
+  if (corefile.global) {
+    // Appliance options (I/O mode, cores) arrive with the fast path; until
+    // then any option here is a mistake worth stopping for.
+    for (const config::Directive& d : corefile.global->block) {
+      *error = config::ErrorAt(d.name, "unknown global option '" + d.name.text + "'");
+      return nullptr;
+    }
+  }
   for (const config::ServerBlock& block : corefile.blocks) {
     if (!app->BuildBlock(block, error)) return nullptr;
   }
