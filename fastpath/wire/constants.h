@@ -105,7 +105,7 @@ enum class ParseError : uint8_t {
   kBadQdcount,        // QDCOUNT != 1 in a query
   kBadOpt,            // malformed OPT (owner not root, two OPTs, bad options)
   kBadRdata,          // rdata does not match its type's layout
-  kTrailingData,      // octets after the last record
+  kBadCounts,         // section counts a query may not have (AN>1, NS>1, AR>2)
   kCount,
 };
 

@@ -41,6 +41,7 @@ struct Header {
 };
 
 // Reads the 12-octet header. Returns kShortHeader if len < 12.
+// Fast path: any thread; never allocates or blocks.
 ParseError ReadHeader(const uint8_t* msg, size_t len, Header* out) noexcept;
 
 struct EdnsInfo {
@@ -73,6 +74,10 @@ struct QueryView {
 // records running past the end, a second OPT or an OPT not owned by the root
 // (kBadOpt), OPT options whose lengths do not add up (kBadOpt). Does not look
 // at QR/opcode: the caller decides what to do with responses and opcodes.
+// Octets after the last record are ignored (miekg/dns). On any error after the
+// question, `header`, `qname`, `qtype` and `qclass` are already filled in
+// (and `edns` as far as it was seen), so a FORMERR reply can be built.
+// Fast path: any thread; never allocates or blocks.
 ParseError ParseQuery(const uint8_t* pkt, size_t len, QueryView* out) noexcept;
 
 // One resource record, owned. `rdata` holds the uncompressed RDATA: names
@@ -120,6 +125,11 @@ struct Message {
 
 // Parses a whole message (any opcode, QR either way). Counts in the header
 // are taken from the sections; the OPT record is moved into `edns`.
+// (The header keeps the counts as on the wire, so arcount includes the OPT;
+// WriteMessage ignores header counts and counts the vectors.) RDATA is
+// checked against its type's layout (kBadRdata); empty RDATA is accepted
+// for every type (UPDATE). Octets after the last record are ignored.
+// Slow path: allocates.
 ParseError ParseMessage(const uint8_t* pkt, size_t len, Message* out);
 
 // Serialises `msg` into `out` with name compression (owner names and the
@@ -140,6 +150,8 @@ std::string RrToText(const Rr& rr);
 // Builds a reply skeleton for `query`: same ID, opcode, RD and CD, QR set, the
 // question copied, and an OPT (version 0, the client's UDP size, DO mirrored,
 // no options) if the query had one (CoreDNS's reply OPT rule).
+// As miekg/dns Msg.SetReply: RD and CD are copied only for opcode QUERY, and
+// only the first question is copied.
 Message MakeReply(const Message& query);
 
 }  // namespace warpdns::fastpath::wire

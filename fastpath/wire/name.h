@@ -15,6 +15,8 @@ namespace warpdns::fastpath::wire {
 // An uncompressed wire-format name: length-prefixed labels ending with the
 // root label (a single 0 byte). The root name is {0}, size() == 1. Case is
 // preserved as received; comparisons are ASCII case-insensitive.
+// Every method except FromText, ToText and ToLowerText is fast-path safe:
+// callable from any thread, never allocates or blocks.
 class Name {
  public:
   Name() noexcept : len_(1) { data_[0] = 0; }
@@ -65,11 +67,16 @@ class Name {
   friend bool operator==(const Name& a, const Name& b) noexcept { return a.Equals(b); }
 
  private:
+  // The wire reader fills data_ directly to avoid a second copy per packet.
+  friend ParseError ReadName(const uint8_t* msg, size_t msg_len, size_t* offset,
+                             Name* out) noexcept;
+
   uint8_t len_;
   uint8_t data_[kMaxNameLength];
 };
 
-// Hash of the lowercased name, for hash tables keyed by name.
+// Hash of the lowercased name, for hash tables keyed by name. Not stable
+// across versions (do not persist). Fast path: any thread; never blocks.
 uint64_t HashName(const Name& name) noexcept;
 
 struct NameHash {
@@ -82,13 +89,27 @@ struct NameHash {
 // pointer if any). Rejects pointer loops, forward pointers (a pointer must
 // point strictly before the position it is read at), pointers outside the
 // message, labels > 63 octets, names > 255 octets and the reserved label
-// types 0x40/0x80. Never allocates; any thread.
+// types 0x40/0x80. (A length octet of 64..127 is the 0x40 label type, so
+// wire names report kBadLabelType, never kLabelTooLong.) On error `*offset`
+// is unchanged and `out` is the root. Fast path: any thread; never allocates
+// or blocks.
 ParseError ReadName(const uint8_t* msg, size_t msg_len, size_t* offset,
                     Name* out) noexcept;
 
 // Skips a possibly compressed name with the same validation as ReadName but
-// without copying it out.
+// without copying it out. Fast path: any thread; never allocates or blocks.
 ParseError SkipName(const uint8_t* msg, size_t msg_len, size_t* offset) noexcept;
+
+// Like SkipName, and also stores in `*name_len` the uncompressed length of
+// the name (1 for the root). Never allocates; any thread.
+ParseError SkipName(const uint8_t* msg, size_t msg_len, size_t* offset,
+                    size_t* name_len) noexcept;
+
+// Length of the uncompressed wire name at the start of [data, data+len)
+// (1 for the root), or 0 if there is no valid uncompressed name there
+// (pointers, reserved label types, > 255 octets, running past `len`).
+// Bytes after the name are allowed. Never allocates; any thread.
+size_t WireNameLength(const uint8_t* data, size_t len) noexcept;
 
 // ASCII lowercase of one octet (names are compared ASCII case-insensitively,
 // RFC 4343).

@@ -82,7 +82,7 @@ bool Server::Handle(const uint8_t* pkt, size_t len, const sockaddr_storage& remo
   if (h.qdcount != 1) {
     err = wire::ParseError::kBadQdcount;
   } else if (h.ancount > 1 || h.nscount > 1 || h.arcount > 2) {
-    err = wire::ParseError::kTrailingData;
+    err = wire::ParseError::kBadCounts;
   }
   Request req;
   if (err == wire::ParseError::kOk) err = wire::ParseMessage(pkt, len, &req.msg);
