@@ -309,8 +309,10 @@ class CompressionTable {
   };
 
   // Compares the (possibly compressed) name we wrote at `off` with the
-  // uncompressed `s`, case-insensitively. The output is our own, so its
-  // pointers are trusted.
+  // uncompressed `s`, octet for octet: like miekg/dns, a pointer is only used
+  // for the same spelling, so every name keeps its own case on the wire (a
+  // query's 0x20 case in the question never leaks into answer owners). The
+  // output is our own, so its pointers are trusted.
   static bool MatchesAt(const std::vector<uint8_t>& buf, size_t off, const uint8_t* s) {
     for (;;) {
       uint8_t c = buf[off];
@@ -321,7 +323,7 @@ class CompressionTable {
       if (c != *s) return false;
       if (c == 0) return true;
       for (size_t i = 1; i <= c; ++i) {
-        if (ToLowerOctet(buf[off + i]) != ToLowerOctet(s[i])) return false;
+        if (buf[off + i] != s[i]) return false;
       }
       off += 1u + c;
       s += 1u + c;

@@ -813,19 +813,17 @@ TEST(WriteMessage, CompressionShrinksAndReparses) {
   EXPECT_EQ(again, out);
 }
 
-TEST(WriteMessage, CompressionIsCaseInsensitive) {
+TEST(WriteMessage, CompressionIsCaseSensitiveLikeMiekg) {
   Message m;
   m.question.push_back({N("WWW.Example.ORG"), type::kA, qclass::kIn});
   m.answer.push_back(A("www.example.org", 1));
   Bytes out;
   WriteMessage(m, 512, &out);
-  EXPECT_EQ(out.size(), 12u + 17 + 4 + 2 + 10 + 4);
+  // No suffix has the same spelling, so the owner is written in full.
+  EXPECT_EQ(out.size(), 12u + 17 + 4 + 17 + 10 + 4);
   Message back;
   ASSERT_EQ(ParseMessage(out.data(), out.size(), &back), ParseError::kOk);
-  // The owner points at the question, so it comes back in the question's
-  // case; it is the same name.
-  EXPECT_TRUE(back.answer[0].name.Equals(m.answer[0].name));
-  EXPECT_EQ(back.answer[0].name.ToText(), "WWW.Example.ORG.");
+  EXPECT_EQ(back.answer[0].name.ToText(), "www.example.org.");
 }
 
 TEST(WriteMessage, RdataCompressionOnlyForRfc1035Types) {
@@ -1060,13 +1058,36 @@ TEST(WriteMessage, FuzzedPacketsRoundTrip) {
     if (n == 0) continue;
     Message back;
     ASSERT_EQ(ParseMessage(out.data(), out.size(), &back), ParseError::kOk) << iter;
-    // Compression may fold the case of names onto earlier occurrences, so
-    // compare case-insensitively via a second write.
+    // Compression keeps every name's spelling, so a second write is identical.
     Bytes out2;
     WriteMessage(back, 65535, &out2);
     ASSERT_EQ(out2, out) << iter;
   }
   EXPECT_GT(accepted, 100);
+}
+
+TEST(WriteMessage, CompressionPreservesTheCaseOfEveryName) {
+  // A 0x20-randomised question must not change the spelling of answer owners.
+  Message m;
+  m.header.SetFlag(flag::kQr, true);
+  Question q;
+  ASSERT_TRUE(Name::FromText("WwW.ExAmple.org.", &q.name));
+  q.type = type::kA;
+  m.question.push_back(q);
+  Rr a;
+  ASSERT_TRUE(Name::FromText("www.example.org.", &a.name));
+  a.type = type::kA;
+  a.ttl = 60;
+  a.rdata = {192, 0, 2, 1};
+  m.answer.push_back(a);
+  Bytes out;
+  ASSERT_GT(WriteMessage(m, 512, &out), 0u);
+  Message back;
+  ASSERT_EQ(ParseMessage(out.data(), out.size(), &back), ParseError::kOk);
+  EXPECT_EQ(back.question[0].name.ToText(), "WwW.ExAmple.org.");
+  EXPECT_EQ(back.answer[0].name.ToText(), "www.example.org.");
+  // The shared suffix with the same spelling ("org.") is still compressed.
+  EXPECT_LT(out.size(), 12u + 21u + 4u + 17u + 10u + 4u);
 }
 
 // ---------------------------------------------------------------------------
