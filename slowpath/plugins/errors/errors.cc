@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <iterator>
-#include <regex>
+
+#include <re2/re2.h>
 
 #include "slowpath/chain/plugin.h"
 
@@ -61,7 +62,7 @@ enum class Level { kError, kWarning, kInfo, kDebug };
 // One `consolidate DURATION REGEXP [LEVEL] [show_first]`.
 struct Pattern {
   std::string text;  // as written, for the summary line
-  std::regex regex;
+  std::unique_ptr<re2::RE2> regex;  // Go regexp syntax is RE2 syntax
   int64_t period_ns = 0;
   Level level = Level::kError;
   bool show_first = false;
@@ -79,7 +80,7 @@ class Consolidator {
   // Index of the first pattern matching `error`, or -1.
   int Match(const std::string& error) const {
     for (size_t i = 0; i < patterns_.size(); ++i) {
-      if (std::regex_search(error, patterns_[i]->regex)) return static_cast<int>(i);
+      if (re2::RE2::PartialMatch(error, *patterns_[i]->regex)) return static_cast<int>(i);
     }
     return -1;
   }
@@ -175,12 +176,11 @@ bool ParseConsolidate(const config::Directive& opt, Pattern* p, std::string* err
     return fail(config::ErrorAt(args[1], "regexp too long: " + std::to_string(p->text.size()) +
                                              " > " + std::to_string(kMaxRegexpLength)));
   }
-  // std::regex (ECMAScript) stands in for Go's RE2 syntax until RE2 is
-  // linked; the two agree on the usual prefix/suffix/alternation patterns.
-  try {
-    p->regex = std::regex(p->text);
-  } catch (const std::regex_error& e) {
-    return fail(config::ErrorAt(args[1], std::string("error parsing regexp: ") + e.what()));
+  re2::RE2::Options re_options;
+  re_options.set_log_errors(false);
+  p->regex = std::make_unique<re2::RE2>(p->text, re_options);
+  if (!p->regex->ok()) {
+    return fail(config::ErrorAt(args[1], "error parsing regexp: " + p->regex->error()));
   }
   bool have_level = false;
   for (size_t i = 2; i < args.size(); ++i) {
