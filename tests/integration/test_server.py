@@ -291,3 +291,71 @@ def test_malformed_packets_are_counted(tmp_path):
         assert delta["bad_qdcount"] == 2
         # A pointer to itself is both a loop and not strictly backwards.
         assert delta["pointer_loop"] + delta["pointer_forward"] == 1
+
+
+PARENT_ZONE = """$ORIGIN example.test.
+$TTL 300
+@ IN SOA ns.example.test. admin.example.test. 7 7200 3600 1209600 300
+@ IN NS ns.example.test.
+ns IN A 192.0.2.1
+"""
+
+
+def test_routing_longest_zone_and_ds_to_the_parent(tmp_path):
+    corefile = """
+example.test:@PORT@ {
+    bind 127.0.0.1
+    file @DIR@/db.example.test
+}
+sub.example.test:@PORT@ {
+    bind 127.0.0.1
+    whoami
+}
+"""
+    with Warpdns(tmp_path, corefile, files={"db.example.test": PARENT_ZONE}) as s:
+        # The child block answers its own names (whoami: empty answer, A + SRV extra).
+        r = s.query("www.sub.example.test.", "A")
+        assert r.rcode() == dns.rcode.NOERROR and not r.answer and len(r.additional) == 2
+        # DS belongs to the parent side of the cut: the parent's chain answers
+        # (here NXDOMAIN with the parent's SOA, since the parent has no such name).
+        r = s.query("sub.example.test.", "DS")
+        assert r.rcode() == dns.rcode.NXDOMAIN
+        assert r.authority[0].rdtype == dns.rdatatype.SOA
+        assert r.authority[0].name.to_text() == "example.test."
+        # Any other type at the child apex goes to the child.
+        r = s.query("sub.example.test.", "A")
+        assert not r.authority and len(r.additional) == 2
+        # Names matching no block: REFUSED.
+        assert s.query("test.", "SOA").rcode() == dns.rcode.REFUSED
+
+
+def test_chaos_in_a_block_lets_ch_class_through(tmp_path):
+    corefile = ".:@PORT@ {\n bind 127.0.0.1\n chaos warpdns-test me@example.org\n}\n"
+    with Warpdns(tmp_path, corefile) as s:
+        r = s.query("version.bind.", "TXT", rdclass="CH")
+        assert r.rcode() == dns.rcode.NOERROR
+        assert r.answer[0].rdclass == dns.rdataclass.CH
+        assert r.answer[0][0].strings == (b"warpdns-test",)
+
+
+def test_default_corefile_serves_the_sample_zone(tmp_path):
+    """No -conf and no ./Corefile: the embedded default on 127.0.0.1:1053's
+    configuration, here moved to a free port with -dns.port."""
+    from harness import free_port
+    port = free_port()
+    proc = subprocess.Popen([BIN, "-dns.port", str(port)], cwd=str(tmp_path),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line.rstrip())
+            if line.startswith("warpdns-"):
+                break
+        assert "example.org.:%d" % port in lines, lines
+        r = dns.query.udp(dns.message.make_query("www.example.org.", "A"), "127.0.0.1", port=port, timeout=3)
+        assert r.rcode() == dns.rcode.NOERROR
+        assert r.flags & dns.flags.AA
+        assert sorted(rr.address for rr in r.answer[0]) == ["192.0.2.10", "192.0.2.11"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
