@@ -248,7 +248,8 @@ void App::Log(std::string_view line) {
   fflush(stdout);
 }
 
-wire::Message App::Resolve(const wire::Name& name, uint16_t type, bool dnssec_ok, int depth) {
+slowpath::Task<wire::Message> App::Resolve(const wire::Name& name, uint16_t type, bool dnssec_ok,
+                                           int depth) {
   wire::Message query;
   query.header.id = 0;
   query.header.SetFlag(wire::flag::kRd, true);
@@ -259,7 +260,7 @@ wire::Message App::Resolve(const wire::Name& name, uint16_t type, bool dnssec_ok
   wire::Message reply = wire::MakeReply(query);
   if (depth > kMaxResolveDepth || listens_.empty()) {
     reply.SetRcode(wire::rcode::kServFail);
-    return reply;
+    co_return reply;
   }
   slowpath::Request req;
   req.msg = query;
@@ -268,8 +269,8 @@ wire::Message App::Resolve(const wire::Name& name, uint16_t type, bool dnssec_ok
   req.metadata["warpdns/resolve_depth"] = std::to_string(depth);
   std::vector<uint8_t> bytes;
   slowpath::BufferWriter w(wire::kMaxMessageSize, &bytes, &reply);
-  listens_.front().server->Serve(req, w);
-  return reply;
+  co_await listens_.front().server->Serve(req, w);
+  co_return reply;
 }
 
 }  // namespace warpdns::control

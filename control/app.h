@@ -55,8 +55,8 @@ class App final : public slowpath::Host {
   void Every(int64_t period_ms, std::function<void()> task) override;
   void OnShutdown(std::function<void()> hook) override;
   void Log(std::string_view line) override;
-  wire::Message Resolve(const wire::Name& name, uint16_t type, bool dnssec_ok,
-                        int depth) override;
+  slowpath::Task<wire::Message> Resolve(const wire::Name& name, uint16_t type, bool dnssec_ok,
+                                        int depth) override;
 
  private:
   App() = default;

@@ -63,11 +63,12 @@ bool ClientWrite(int rcode) {
          rcode == wire::rcode::kFormErr || rcode == wire::rcode::kNotImp;
 }
 
-Result Plugin::Next(Request& req, ResponseWriter& w) {
+Task<Result> Plugin::Next(Request& req, ResponseWriter& w) {
   if (next_ == nullptr) {
-    return {wire::rcode::kServFail, "plugin/" + std::string(Name()) + ": no next plugin found"};
+    co_return Result{wire::rcode::kServFail,
+                     "plugin/" + std::string(Name()) + ": no next plugin found"};
   }
-  return next_->ServeDns(req, w);
+  co_return co_await next_->ServeDns(req, w);
 }
 
 namespace {

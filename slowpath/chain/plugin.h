@@ -15,6 +15,7 @@
 
 #include "config/corefile.h"
 #include "fastpath/wire/message.h"
+#include "slowpath/chain/task.h"
 
 namespace warpdns::slowpath {
 
@@ -72,14 +73,16 @@ class Plugin {
  public:
   virtual ~Plugin() = default;
   virtual std::string_view Name() const = 0;
-  virtual Result ServeDns(Request& req, ResponseWriter& w) = 0;
+  // A coroutine: plugins that wait (forward, backends) co_await on the
+  // event loop of the thread serving the request.
+  virtual Task<Result> ServeDns(Request& req, ResponseWriter& w) = 0;
   // Called once after the chain is linked.
   void SetNext(Plugin* next) { next_ = next; }
   Plugin* next() const { return next_; }
 
  protected:
   // NextOrFailure: SERVFAIL "plugin/<name>: no next plugin found" at the end.
-  Result Next(Request& req, ResponseWriter& w);
+  Task<Result> Next(Request& req, ResponseWriter& w);
 
  private:
   Plugin* next_ = nullptr;
@@ -104,8 +107,8 @@ class Host {
   // Resolves a question through this server's own routing and chains (the
   // file plugin's "upstream = self" for out-of-zone CNAME targets). `depth`
   // guards against loops: callers pass their own depth + 1.
-  virtual wire::Message Resolve(const wire::Name& name, uint16_t type, bool dnssec_ok,
-                                int depth) = 0;
+  virtual Task<wire::Message> Resolve(const wire::Name& name, uint16_t type, bool dnssec_ok,
+                                      int depth) = 0;
 };
 
 // What a plugin's setup sees: the directive, the block and the host.

@@ -60,23 +60,24 @@ std::vector<std::string> Server::Zones() const {
   return out;
 }
 
-bool Server::Handle(const uint8_t* pkt, size_t len, const sockaddr_storage& remote,
-                    const sockaddr_storage& local, Proto proto, std::vector<uint8_t>* reply) {
+Server::Admission Server::Admit(const uint8_t* pkt, size_t len, const sockaddr_storage& remote,
+                                const sockaddr_storage& local, Proto proto, Request* req,
+                                std::vector<uint8_t>* reply) {
   reply->clear();
   wire::Header h;
   if (wire::ReadHeader(pkt, len, &h) != wire::ParseError::kOk) {
     malformed_.dropped_short.fetch_add(1, std::memory_order_relaxed);
-    return false;
+    return Admission::kDrop;
   }
   // miekg/dns's default accept function, which CoreDNS inherits.
   if (h.qr()) {
     malformed_.dropped_response.fetch_add(1, std::memory_order_relaxed);
-    return false;
+    return Admission::kDrop;
   }
   if (h.opcode() != wire::opcode::kQuery && h.opcode() != wire::opcode::kNotify) {
     malformed_.notimp.fetch_add(1, std::memory_order_relaxed);
     WriteRejectReply(pkt, len, wire::rcode::kNotImp, reply);
-    return true;
+    return Admission::kReply;
   }
   wire::ParseError err = wire::ParseError::kOk;
   if (h.qdcount != 1) {
@@ -84,25 +85,48 @@ bool Server::Handle(const uint8_t* pkt, size_t len, const sockaddr_storage& remo
   } else if (h.ancount > 1 || h.nscount > 1 || h.arcount > 2) {
     err = wire::ParseError::kBadCounts;
   }
-  Request req;
-  if (err == wire::ParseError::kOk) err = wire::ParseMessage(pkt, len, &req.msg);
+  if (err == wire::ParseError::kOk) err = wire::ParseMessage(pkt, len, &req->msg);
   if (err != wire::ParseError::kOk) {
     malformed_.formerr[static_cast<size_t>(err)].fetch_add(1, std::memory_order_relaxed);
     WriteRejectReply(pkt, len, wire::rcode::kFormErr, reply);
-    return true;
+    return Admission::kReply;
   }
-  req.remote = remote;
-  req.local = local;
-  req.proto = proto;
-  req.size = len;
-  req.server = label_;
-  req.start_ns = MonotonicNs();
-  BufferWriter w(req.UdpSize(), reply);
-  Serve(req, w);
-  return w.Written();
+  req->remote = remote;
+  req->local = local;
+  req->proto = proto;
+  req->size = len;
+  req->server = label_;
+  req->start_ns = MonotonicNs();
+  return Admission::kServe;
 }
 
-void Server::Serve(Request& req, ResponseWriter& w) {
+Task<void> Server::Respond(Request& req, std::vector<uint8_t>* reply) {
+  reply->clear();
+  BufferWriter w(req.UdpSize(), reply);
+  bool failed = false;
+  try {
+    co_await Serve(req, w);
+  } catch (const std::exception&) {
+    // CoreDNS recovers a plugin's panic and answers SERVFAIL.
+    panics_.fetch_add(1, std::memory_order_relaxed);
+    failed = true;
+  }
+  if (failed && !w.Written()) {
+    wire::Message m = wire::MakeReply(req.msg);
+    m.SetRcode(wire::rcode::kServFail);
+    w.WriteMsg(m);
+  }
+}
+
+Task<void> Server::Handle(std::vector<uint8_t> pkt, sockaddr_storage remote,
+                          sockaddr_storage local, Proto proto, std::vector<uint8_t>* reply) {
+  Request req;
+  if (Admit(pkt.data(), pkt.size(), remote, local, proto, &req, reply) == Admission::kServe) {
+    co_await Respond(req, reply);
+  }
+}
+
+Task<void> Server::Serve(Request& req, ResponseWriter& w) {
   auto write_rcode = [&](int rcode) {
     wire::Message m = wire::MakeReply(req.msg);
     m.SetRcode(rcode);
@@ -110,11 +134,11 @@ void Server::Serve(Request& req, ResponseWriter& w) {
   };
   if (req.msg.question.empty()) {
     write_rcode(wire::rcode::kServFail);
-    return;
+    co_return;
   }
   if (!class_chaos_ && req.QClass() != wire::qclass::kIn) {
     write_rcode(wire::rcode::kRefused);
-    return;
+    co_return;
   }
   if (req.msg.edns.present && req.msg.edns.version != 0) {
     // CoreDNS (plugin/pkg/edns.Version): no question, OPT version 0 with UDP
@@ -125,35 +149,36 @@ void Server::Serve(Request& req, ResponseWriter& w) {
     m.edns.present = true;
     m.SetRcode(wire::rcode::kBadVers);
     w.WriteMsg(m);
-    return;
+    co_return;
   }
 
-  auto run = [&](const std::shared_ptr<Chain>& chain, const std::string& zone) {
-    Plugin* head = chain->head();
-    if (head == nullptr) {
-      write_rcode(wire::rcode::kRefused);
-      return;
-    }
-    req.zone = zone;
-    Result r = head->ServeDns(req, w);
-    if (ClientWrite(r.rcode) && !w.Written()) write_rcode(r.rcode);
-  };
+  const Chain* chain = nullptr;
+  std::string zone;
+  if (!Route(req, &chain, &zone)) {
+    write_rcode(wire::rcode::kRefused);
+    co_return;
+  }
+  Plugin* head = chain->head();
+  if (head == nullptr) {
+    write_rcode(wire::rcode::kRefused);
+    co_return;
+  }
+  req.zone = zone;
+  Result r = co_await head->ServeDns(req, w);
+  if (ClientWrite(r.rcode) && !w.Written()) write_rcode(r.rcode);
+}
 
+bool Server::Route(const Request& req, const Chain** chain, std::string* zone) const {
   // Longest zone match first; a DS query keeps searching towards the root so
   // a parent zone on the same listener answers it (the last match wins).
   const bool is_ds = req.QType() == wire::type::kDs;
-  std::string qname = req.QNameText();
-  const std::shared_ptr<Chain>* ds_chain = nullptr;
-  std::string ds_zone;
+  const std::string qname = req.QNameText();
   for (size_t off = 0; off < qname.size() && qname != ".";) {
     auto it = zones_.find(qname.substr(off));
     if (it != zones_.end() && !it->second.empty()) {
-      if (!is_ds) {
-        run(it->second.front(), it->first);
-        return;
-      }
-      ds_chain = &it->second.front();
-      ds_zone = it->first;
+      *chain = it->second.front().get();
+      *zone = it->first;
+      if (!is_ds) return true;
     }
     // Next label: skip to past the next unescaped dot.
     size_t i = off;
@@ -161,15 +186,13 @@ void Server::Serve(Request& req, ResponseWriter& w) {
     off = i + 1;
     if (off >= qname.size()) break;
   }
-  if (ds_chain != nullptr) {
-    run(*ds_chain, ds_zone);
-    return;
-  }
+  if (*chain != nullptr) return true;
   if (auto it = zones_.find("."); it != zones_.end() && !it->second.empty()) {
-    run(it->second.front(), ".");
-    return;
+    *chain = it->second.front().get();
+    *zone = ".";
+    return true;
   }
-  write_rcode(wire::rcode::kRefused);
+  return false;
 }
 
 }  // namespace warpdns::slowpath

@@ -61,22 +61,41 @@ class Server {
   void AllowNonInClasses() { class_chaos_ = true; }
   std::vector<std::string> Zones() const;
 
-  // Handles one raw query received on `proto`. Fills *reply and returns true
-  // when a reply is to be sent; returns false to drop. Thread-safe: called
-  // from every UDP worker and TCP connection concurrently.
-  bool Handle(const uint8_t* pkt, size_t len, const sockaddr_storage& remote,
-              const sockaddr_storage& local, Proto proto, std::vector<uint8_t>* reply);
+  enum class Admission { kDrop, kReply, kServe };
+
+  // The synchronous first half of serving a raw query received on `proto`:
+  // miekg/dns's accept rules and the parse. kDrop: send nothing. kReply:
+  // *reply holds the reject reply (FORMERR, NOTIMP). kServe: *req is ready
+  // for Respond(). `pkt` is not referenced afterwards. Thread-safe.
+  Admission Admit(const uint8_t* pkt, size_t len, const sockaddr_storage& remote,
+                  const sockaddr_storage& local, Proto proto, Request* req,
+                  std::vector<uint8_t>* reply);
+
+  // Serves an admitted request and serialises the reply for its transport
+  // into *reply (left empty when nothing is to be sent). Runs on the event
+  // loop of the calling thread; `req` and `reply` must outlive it.
+  Task<void> Respond(Request& req, std::vector<uint8_t>* reply);
+
+  // Admit, then Respond: the whole path for tests and simple callers.
+  Task<void> Handle(std::vector<uint8_t> pkt, sockaddr_storage remote, sockaddr_storage local,
+                    Proto proto, std::vector<uint8_t>* reply);
 
   // Runs a parsed request through routing and the chains (ServeDNS).
-  void Serve(Request& req, ResponseWriter& w);
+  Task<void> Serve(Request& req, ResponseWriter& w);
 
   const MalformedCounters& malformed() const { return malformed_; }
+  uint64_t panics() const { return panics_.load(std::memory_order_relaxed); }
 
  private:
+  // Picks the chain for a question (longest zone, DS to the parent, "." as
+  // the catch-all). False when no block serves it.
+  bool Route(const Request& req, const Chain** chain, std::string* zone) const;
+
   std::string label_;
   std::map<std::string, std::vector<std::shared_ptr<Chain>>> zones_;
   bool class_chaos_ = false;
   MalformedCounters malformed_;
+  std::atomic<uint64_t> panics_{0};
 };
 
 }  // namespace warpdns::slowpath

@@ -78,18 +78,39 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void OnMessage() {
+    auto req = std::make_unique<Request>();
     std::vector<uint8_t> reply;
-    if (owner_->server->Handle(body_.data(), body_.size(), remote_, local_, Proto::kTcp, &reply) &&
-        !reply.empty()) {
-      std::vector<uint8_t> framed(reply.size() + 2);
-      framed[0] = static_cast<uint8_t>(reply.size() >> 8);
-      framed[1] = static_cast<uint8_t>(reply.size());
-      std::memcpy(framed.data() + 2, reply.data(), reply.size());
-      out_.push_back(std::move(framed));
-      if (!writing_) Write();
+    switch (owner_->server->Admit(body_.data(), body_.size(), remote_, local_, Proto::kTcp,
+                                  req.get(), &reply)) {
+      case Server::Admission::kDrop:
+        return ReadLength();
+      case Server::Admission::kReply:
+        Send(reply);
+        return ReadLength();
+      case Server::Admission::kServe:
+        break;
     }
-    // Pipelining: read the next query while earlier replies are written.
-    ReadLength();
+    // Queries on one connection are served in order, as CoreDNS does; the
+    // next one is read (it may already be buffered: pipelining) once this
+    // one's reply is queued.
+    asio::co_spawn(socket_.get_executor(), Serve(std::move(req)),
+                   [self = shared_from_this()](std::exception_ptr) { self->ReadLength(); });
+  }
+
+  Task<void> Serve(std::unique_ptr<Request> req) {
+    std::vector<uint8_t> reply;
+    co_await owner_->server->Respond(*req, &reply);
+    Send(reply);
+  }
+
+  void Send(const std::vector<uint8_t>& reply) {
+    if (reply.empty()) return;
+    std::vector<uint8_t> framed(reply.size() + 2);
+    framed[0] = static_cast<uint8_t>(reply.size() >> 8);
+    framed[1] = static_cast<uint8_t>(reply.size());
+    std::memcpy(framed.data() + 2, reply.data(), reply.size());
+    out_.push_back(std::move(framed));
+    if (!writing_) Write();
   }
 
   void Write() {

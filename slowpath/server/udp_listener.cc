@@ -2,13 +2,13 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <asio.hpp>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 
 namespace warpdns::slowpath {
 
@@ -116,10 +116,146 @@ size_t WriteSource(const sockaddr_storage& local, uint8_t* buf) {
 
 }  // namespace
 
+// One worker thread: its socket, its event loop, its pending replies.
+class UdpListener::Worker {
+ public:
+  Worker(Server* server, int fd, int family)
+      : server_(server), fd_(fd), socket_(io_) {
+    asio::error_code ec;
+    socket_.assign(family == AF_INET ? asio::ip::udp::v4() : asio::ip::udp::v6(), fd, ec);
+    sockaddr_storage bound{};
+    socklen_t bl = sizeof(bound);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bl);
+    port_ = ntohs(reinterpret_cast<sockaddr_in&>(bound).sin_port);
+    rx_.resize(kBatch * kMaxUdpPayload);
+  }
+
+  void Run() {
+    asio::co_spawn(io_, ReceiveLoop(), asio::detached);
+    io_.run();
+  }
+  void Stop() { io_.stop(); }
+
+ private:
+  struct Outgoing {
+    std::vector<uint8_t> bytes;
+    sockaddr_storage peer;
+    socklen_t peer_len;
+    sockaddr_storage local;
+  };
+
+  Task<void> ReceiveLoop() {
+    for (;;) {
+      asio::error_code ec;
+      co_await socket_.async_wait(asio::socket_base::wait_read,
+                                  asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;  // stopped
+      for (;;) {
+        int n = ReceiveBatch();
+        if (n <= 0) break;
+        for (int i = 0; i < n; ++i) Admit(i);
+        if (n < kBatch) break;
+      }
+      ScheduleFlush();
+    }
+  }
+
+  int ReceiveBatch() {
+    for (int i = 0; i < kBatch; ++i) {
+      rx_iov_[i] = {rx_.data() + i * kMaxUdpPayload, kMaxUdpPayload};
+      rx_msgs_[i].msg_hdr = {};
+      rx_msgs_[i].msg_hdr.msg_name = &peers_[i];
+      rx_msgs_[i].msg_hdr.msg_namelen = sizeof(peers_[i]);
+      rx_msgs_[i].msg_hdr.msg_iov = &rx_iov_[i];
+      rx_msgs_[i].msg_hdr.msg_iovlen = 1;
+      rx_msgs_[i].msg_hdr.msg_control = rx_ctrl_[i];
+      rx_msgs_[i].msg_hdr.msg_controllen = kControlSize;
+    }
+    return recvmmsg(fd_, rx_msgs_, kBatch, MSG_DONTWAIT, nullptr);
+  }
+
+  void Admit(int i) {
+    sockaddr_storage local{};
+    ReadLocal(rx_msgs_[i].msg_hdr, &local, port_);
+    auto req = std::make_unique<Request>();
+    std::vector<uint8_t> reply;
+    switch (server_->Admit(static_cast<const uint8_t*>(rx_iov_[i].iov_base), rx_msgs_[i].msg_len,
+                           peers_[i], local, Proto::kUdp, req.get(), &reply)) {
+      case Server::Admission::kDrop:
+        return;
+      case Server::Admission::kReply:
+        pending_.push_back({std::move(reply), peers_[i], rx_msgs_[i].msg_hdr.msg_namelen, local});
+        return;
+      case Server::Admission::kServe:
+        asio::co_spawn(io_, Serve(std::move(req), rx_msgs_[i].msg_hdr.msg_namelen), asio::detached);
+        return;
+    }
+  }
+
+  Task<void> Serve(std::unique_ptr<Request> req, socklen_t peer_len) {
+    std::vector<uint8_t> reply;
+    co_await server_->Respond(*req, &reply);
+    if (reply.empty()) co_return;
+    pending_.push_back({std::move(reply), req->remote, peer_len, req->local});
+    ScheduleFlush();
+  }
+
+  // Replies of one receive batch leave together: the flush is posted after
+  // the batch's coroutines, which run (and mostly finish) first.
+  void ScheduleFlush() {
+    if (flush_posted_ || pending_.empty()) return;
+    flush_posted_ = true;
+    asio::post(io_, [this] {
+      flush_posted_ = false;
+      Flush();
+    });
+  }
+
+  void Flush() {
+    while (!pending_.empty()) {
+      int out = 0;
+      for (auto it = pending_.begin(); it != pending_.end() && out < kBatch; ++it, ++out) {
+        tx_iov_[out] = {it->bytes.data(), it->bytes.size()};
+        tx_msgs_[out].msg_hdr = {};
+        tx_msgs_[out].msg_hdr.msg_name = &it->peer;
+        tx_msgs_[out].msg_hdr.msg_namelen = it->peer_len;
+        tx_msgs_[out].msg_hdr.msg_iov = &tx_iov_[out];
+        tx_msgs_[out].msg_hdr.msg_iovlen = 1;
+        size_t cl = WriteSource(it->local, tx_ctrl_[out]);
+        tx_msgs_[out].msg_hdr.msg_control = cl ? tx_ctrl_[out] : nullptr;
+        tx_msgs_[out].msg_hdr.msg_controllen = cl;
+      }
+      for (int sent = 0; sent < out;) {
+        int r = sendmmsg(fd_, tx_msgs_ + sent, out - sent, MSG_DONTWAIT);
+        if (r < 0 && errno == EINTR) continue;
+        // A reply that cannot be sent (full buffer, unreachable source) is
+        // lost like a dropped packet; the client retries.
+        sent += r > 0 ? r : 1;
+      }
+      pending_.erase(pending_.begin(), pending_.begin() + out);
+    }
+  }
+
+  Server* server_;
+  int fd_;
+  uint16_t port_ = 0;
+  asio::io_context io_{1};
+  asio::ip::udp::socket socket_;
+  bool flush_posted_ = false;
+  std::deque<Outgoing> pending_;
+  std::vector<uint8_t> rx_;
+  mmsghdr rx_msgs_[kBatch];
+  iovec rx_iov_[kBatch];
+  sockaddr_storage peers_[kBatch];
+  uint8_t rx_ctrl_[kBatch][kControlSize];
+  mmsghdr tx_msgs_[kBatch];
+  iovec tx_iov_[kBatch];
+  uint8_t tx_ctrl_[kBatch][kControlSize];
+};
+
 std::unique_ptr<UdpListener> UdpListener::Create(Server* server, const std::string& bind_ip,
                                                  uint16_t port, int workers, std::string* error) {
-  int stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  std::unique_ptr<UdpListener> l(new UdpListener(server, stop_fd));
+  std::unique_ptr<UdpListener> l(new UdpListener(server));
   std::vector<int> families;
   if (bind_ip.empty()) {
     families = {AF_INET, AF_INET6};
@@ -136,98 +272,26 @@ std::unique_ptr<UdpListener> UdpListener::Create(Server* server, const std::stri
         *error = err;
         return nullptr;
       }
-      l->fds_.push_back(fd);
+      l->workers_.push_back(std::make_unique<Worker>(server, fd, family));
     }
   }
   return l;
 }
 
-UdpListener::~UdpListener() {
-  Stop();
-  close(stop_fd_);
-}
+UdpListener::UdpListener(Server* server) : server_(server) {}
+
+UdpListener::~UdpListener() { Stop(); }
 
 void UdpListener::Start() {
-  for (int fd : fds_) threads_.emplace_back([this, fd] { Run(fd); });
+  for (auto& w : workers_) threads_.emplace_back([w = w.get()] { w->Run(); });
 }
 
 void UdpListener::Stop() {
   if (stopping_.exchange(true)) return;
-  uint64_t one = 1;
-  if (write(stop_fd_, &one, sizeof(one)) < 0) {
-    // The eventfd cannot be full with a single write; nothing to do.
-  }
+  for (auto& w : workers_) w->Stop();
   for (std::thread& t : threads_) t.join();
   threads_.clear();
-  for (int fd : fds_) close(fd);
-  fds_.clear();
-}
-
-void UdpListener::Run(int fd) {
-  sockaddr_storage bound{};
-  socklen_t bl = sizeof(bound);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bl);
-  const uint16_t port = ntohs(reinterpret_cast<sockaddr_in&>(bound).sin_port);
-
-  // Per-worker buffers, allocated once.
-  std::vector<uint8_t> rx(kBatch * kMaxUdpPayload);
-  std::vector<std::vector<uint8_t>> replies(kBatch);
-  mmsghdr rx_msgs[kBatch];
-  iovec rx_iov[kBatch];
-  sockaddr_storage peers[kBatch];
-  uint8_t rx_ctrl[kBatch][kControlSize];
-  mmsghdr tx_msgs[kBatch];
-  iovec tx_iov[kBatch];
-  uint8_t tx_ctrl[kBatch][kControlSize];
-
-  pollfd pfds[2] = {{fd, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-  while (!stopping_.load(std::memory_order_relaxed)) {
-    for (int i = 0; i < kBatch; ++i) {
-      rx_iov[i] = {rx.data() + i * kMaxUdpPayload, kMaxUdpPayload};
-      rx_msgs[i].msg_hdr = {};
-      rx_msgs[i].msg_hdr.msg_name = &peers[i];
-      rx_msgs[i].msg_hdr.msg_namelen = sizeof(peers[i]);
-      rx_msgs[i].msg_hdr.msg_iov = &rx_iov[i];
-      rx_msgs[i].msg_hdr.msg_iovlen = 1;
-      rx_msgs[i].msg_hdr.msg_control = rx_ctrl[i];
-      rx_msgs[i].msg_hdr.msg_controllen = kControlSize;
-    }
-    int n = recvmmsg(fd, rx_msgs, kBatch, MSG_DONTWAIT, nullptr);
-    if (n <= 0) {
-      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) break;
-      poll(pfds, 2, -1);
-      continue;
-    }
-    int out = 0;
-    for (int i = 0; i < n; ++i) {
-      sockaddr_storage local{};
-      ReadLocal(rx_msgs[i].msg_hdr, &local, port);
-      if (!server_->Handle(static_cast<const uint8_t*>(rx_iov[i].iov_base), rx_msgs[i].msg_len,
-                           peers[i], local, Proto::kUdp, &replies[out])) {
-        continue;
-      }
-      tx_iov[out] = {replies[out].data(), replies[out].size()};
-      tx_msgs[out].msg_hdr = {};
-      tx_msgs[out].msg_hdr.msg_name = &peers[i];
-      tx_msgs[out].msg_hdr.msg_namelen = rx_msgs[i].msg_hdr.msg_namelen;
-      tx_msgs[out].msg_hdr.msg_iov = &tx_iov[out];
-      tx_msgs[out].msg_hdr.msg_iovlen = 1;
-      size_t cl = WriteSource(local, tx_ctrl[out]);
-      tx_msgs[out].msg_hdr.msg_control = cl ? tx_ctrl[out] : nullptr;
-      tx_msgs[out].msg_hdr.msg_controllen = cl;
-      ++out;
-    }
-    for (int sent = 0; sent < out;) {
-      int r = sendmmsg(fd, tx_msgs + sent, out - sent, 0);
-      if (r <= 0) {
-        if (r < 0 && errno == EINTR) continue;
-        // A reply that cannot be sent (e.g. an unreachable source) is lost, like a dropped packet.
-        ++sent;
-        continue;
-      }
-      sent += r;
-    }
-  }
+  workers_.clear();  // closes the sockets
 }
 
 }  // namespace warpdns::slowpath

@@ -1,6 +1,9 @@
 // Socket-mode UDP edge: one SO_REUSEPORT socket per worker thread per
-// address family, moving batches with recvmmsg/sendmmsg. Kept thin: the
-// fast-path stages go in front of Server::Handle here.
+// address family, moving batches with recvmmsg/sendmmsg. Each worker runs an
+// event loop: queries are admitted in the receive batch, served as
+// coroutines on the same loop (a plugin waiting on the network holds no
+// thread), and their replies leave together in one sendmmsg. Kept thin: the
+// fast-path stages go in front of Server::Admit here.
 #ifndef WARPDNS_SLOWPATH_SERVER_UDP_LISTENER_H_
 #define WARPDNS_SLOWPATH_SERVER_UDP_LISTENER_H_
 
@@ -28,12 +31,11 @@ class UdpListener {
   void Stop();
 
  private:
-  UdpListener(Server* server, int stop_fd) : server_(server), stop_fd_(stop_fd) {}
-  void Run(int fd);
+  class Worker;
+  explicit UdpListener(Server* server);
 
   Server* server_;
-  int stop_fd_;  // eventfd: readable once Stop() is called
-  std::vector<int> fds_;
+  std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stopping_{false};
 };

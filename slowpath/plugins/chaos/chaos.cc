@@ -41,9 +41,9 @@ class Chaos : public Plugin {
 
   std::string_view Name() const override { return "chaos"; }
 
-  Result ServeDns(Request& req, ResponseWriter& w) override {
+  Task<Result> ServeDns(Request& req, ResponseWriter& w) override {
     if (req.QClass() != wire::qclass::kCh || req.QType() != wire::type::kTxt) {
-      return Next(req, w);
+      co_return co_await Next(req, w);
     }
     const std::string name = req.QNameText();
     std::vector<std::string> texts;
@@ -55,7 +55,7 @@ class Chaos : public Plugin {
     } else if (name == "hostname.bind." || name == "id.server.") {
       texts = {HostName()};
     } else {
-      return Next(req, w);
+      co_return co_await Next(req, w);
     }
     // Not authoritative: CoreDNS only sets the reply bits here.
     wire::Message reply = wire::MakeReply(req.msg);
@@ -70,7 +70,7 @@ class Chaos : public Plugin {
       reply.answer.push_back(std::move(rr));
     }
     w.WriteMsg(reply);
-    return {};
+    co_return Result{};
   }
 
  private:

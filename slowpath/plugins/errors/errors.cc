@@ -141,17 +141,17 @@ class ErrorHandler : public Plugin {
 
   std::string_view Name() const override { return "errors"; }
 
-  Result ServeDns(Request& req, ResponseWriter& w) override {
-    Result result = Next(req, w);
-    if (result.error.empty()) return result;
+  Task<Result> ServeDns(Request& req, ResponseWriter& w) override {
+    Result result = co_await Next(req, w);
+    if (result.error.empty()) co_return result;
     Level level = Level::kError;
     if (const int i = consolidator_->Match(result.error); i >= 0) {
-      if (consolidator_->Count(i)) return result;
+      if (consolidator_->Count(i)) co_return result;
       level = consolidator_->patterns()[i]->level;
     }
     consolidator_->Log(level, std::to_string(result.rcode) + " " + req.QNameText() + " " +
                                   wire::TypeToString(req.QType()) + ": " + result.error);
-    return result;
+    co_return result;
   }
 
  private:

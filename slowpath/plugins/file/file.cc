@@ -162,7 +162,7 @@ class FilePlugin : public Plugin {
  public:
   explicit FilePlugin(std::shared_ptr<State> state) : state_(std::move(state)) {}
   std::string_view Name() const override { return "file"; }
-  Result ServeDns(Request& req, ResponseWriter& w) override;
+  Task<Result> ServeDns(Request& req, ResponseWriter& w) override;
 
  private:
   // The longest zone of this plugin containing `qname`.
@@ -188,46 +188,46 @@ class FilePlugin : public Plugin {
   std::shared_ptr<State> state_;
 };
 
-Result FilePlugin::ServeDns(Request& req, ResponseWriter& w) {
+Task<Result> FilePlugin::ServeDns(Request& req, ResponseWriter& w) {
   const wire::Name& qname = req.QName();
   const ZoneSlot* slot = Match(qname);
-  if (slot == nullptr) return Next(req, w);
+  if (slot == nullptr) co_return co_await Next(req, w);
   std::shared_ptr<const Zone> zone = slot->zone.load();
-  if (zone == nullptr) return {wire::rcode::kServFail, ""};  // the file never loaded
+  if (zone == nullptr) co_return Result{wire::rcode::kServFail, ""};  // the file never loaded
 
   const uint16_t qtype = req.QType();
   // Transfers belong to the transfer plugin; without it they are refused.
   if (qtype == wire::type::kAxfr || qtype == wire::type::kIxfr) {
-    return {wire::rcode::kRefused, ""};
+    co_return Result{wire::rcode::kRefused, ""};
   }
   // NOTIFY is for secondary zones only; a primary drops it without a reply.
   if (req.msg.header.opcode() == wire::opcode::kNotify) {
     Log(state_->host, "[INFO] plugin/file: Dropping notify from " + req.RemoteIp() + " for " +
                           slot->origin.ToText());
-    return {wire::rcode::kNoError, ""};
+    co_return Result{wire::rcode::kNoError, ""};
   }
   const bool dnssec_ok = req.Do();
   const bool apex_soa_ns =
       qname == slot->origin && (qtype == wire::type::kSoa || qtype == wire::type::kNs);
   const int depth = ResolveDepth(req);
-  if (depth > kMaxResolveDepth && !apex_soa_ns) return {wire::rcode::kServFail, ""};
+  if (depth > kMaxResolveDepth && !apex_soa_ns) co_return Result{wire::rcode::kServFail, ""};
 
   LookupResult r = zone->Lookup(qname, qtype, dnssec_ok);
   if (r.external_cname) {
     std::optional<wire::Message> upstream;
     if (state_->host != nullptr) {
-      upstream = state_->host->Resolve(r.external_target, qtype, dnssec_ok, depth + 1);
+      upstream = co_await state_->host->Resolve(r.external_target, qtype, dnssec_ok, depth + 1);
     }
     zone->ResolveExternal(upstream ? &*upstream : nullptr, dnssec_ok, &r);
   }
 
   if (r.answer.empty() && (r.outcome == Outcome::kNameError || r.outcome == Outcome::kSuccess) &&
       FallsThrough(qname)) {
-    return Next(req, w);
+    co_return co_await Next(req, w);
   }
   // A SERVFAIL with a CNAME chain is written (RFC 6604); a bare one is not.
   if (r.outcome == Outcome::kServerFailure && r.answer.empty()) {
-    return {wire::rcode::kServFail, ""};
+    co_return Result{wire::rcode::kServFail, ""};
   }
   wire::Message m = wire::MakeReply(req.msg);
   m.header.SetFlag(wire::flag::kAa, r.authoritative);
@@ -236,7 +236,7 @@ Result FilePlugin::ServeDns(Request& req, ResponseWriter& w) {
   m.additional = std::move(r.additional);
   m.SetRcode(r.rcode);
   w.WriteMsg(m);
-  return {wire::rcode::kNoError, ""};
+  co_return Result{wire::rcode::kNoError, ""};
 }
 
 // plugin.Host(ARG).NormalizeExact(): a zone as a server block key would

@@ -252,12 +252,12 @@ class Hosts : public Plugin {
 
   std::string_view Name() const override { return "hosts"; }
 
-  Result ServeDns(Request& req, ResponseWriter& w) override {
+  Task<Result> ServeDns(Request& req, ResponseWriter& w) override {
     const std::string qname = req.QNameText();
     const uint16_t qtype = req.QType();
     // Outside our zones only reverse lookups are ours (PTR zones need not
     // be listed); everything else goes on whatever fallthrough says.
-    if (qtype != wire::type::kPtr && !InZones(qname, file_->origins())) return Next(req, w);
+    if (qtype != wire::type::kPtr && !InZones(qname, file_->origins())) co_return co_await Next(req, w);
 
     const HostsFile::View view = file_->Snapshot();
     const wire::Name owner = req.QName().Lowercased();
@@ -275,7 +275,7 @@ class Hosts : public Plugin {
         std::vector<std::string> names;
         if (AddressFromReverse(qname, &addr)) names = view.Names(addr);
         // Unknown addresses go on regardless of fallthrough.
-        if (names.empty()) return Next(req, w);
+        if (names.empty()) co_return co_await Next(req, w);
         for (const std::string& name : names) {
           wire::Name target;
           wire::Name::FromText(name, &target);  // validated when parsed
@@ -291,20 +291,20 @@ class Hosts : public Plugin {
         break;
       default:
         if (options_.fallthrough_unsupported && Through(qname) && Exists(view, qname)) {
-          return Next(req, w);
+          co_return co_await Next(req, w);
         }
     }
     if (answers.empty() && !Exists(view, qname)) {
-      if (Through(qname)) return Next(req, w);
+      if (Through(qname)) co_return co_await Next(req, w);
       // NXDOMAIN would need a SOA, which a hosts file does not have.
-      return {wire::rcode::kServFail, ""};
+      co_return Result{wire::rcode::kServFail, ""};
     }
     // A known name without records of the type is NODATA, again no SOA.
     wire::Message reply = wire::MakeReply(req.msg);
     reply.header.SetFlag(wire::flag::kAa, true);
     reply.answer = std::move(answers);
     w.WriteMsg(reply);
-    return {};
+    co_return Result{};
   }
 
  private:

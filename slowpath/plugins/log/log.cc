@@ -343,12 +343,12 @@ class Logger : public Plugin {
 
   std::string_view Name() const override { return "log"; }
 
-  Result ServeDns(Request& req, ResponseWriter& w) override {
+  Task<Result> ServeDns(Request& req, ResponseWriter& w) override {
     const std::string qname = req.QNameText();
     for (const Rule& rule : rules_) {
       if (!IsSubdomain(qname, rule.scope)) continue;
       Recorder recorder(w);
-      Result result = Next(req, recorder);
+      Result result = co_await Next(req, recorder);
       if (!recorder.recording().written && ClientWrite(result.rcode)) {
         // Log the reply the server is about to write for this rcode (CoreDNS
         // PR 8200) rather than "-"; the server still writes it.
@@ -363,9 +363,9 @@ class Logger : public Plugin {
       if (rule.classes & (kAll | cls)) {
         host_->Log("[INFO] " + Render(rule.format, req, rec, MonotonicNs() - req.start_ns));
       }
-      return result;
+      co_return result;
     }
-    return Next(req, w);
+    co_return co_await Next(req, w);
   }
 
  private:

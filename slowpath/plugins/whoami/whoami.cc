@@ -36,7 +36,7 @@ class Whoami : public Plugin {
  public:
   std::string_view Name() const override { return "whoami"; }
 
-  Result ServeDns(Request& req, ResponseWriter& w) override {
+  Task<Result> ServeDns(Request& req, ResponseWriter& w) override {
     wire::Message reply = wire::MakeReply(req.msg);
     reply.header.SetFlag(wire::flag::kAa, true);
     reply.additional.push_back(AddressRecord(req));
@@ -55,7 +55,7 @@ class Whoami : public Plugin {
       reply.additional.push_back(std::move(srv));
     }
     w.WriteMsg(reply);
-    return {};
+    co_return Result{};
   }
 };
 

@@ -24,7 +24,7 @@ namespace wire = ::warpdns::fastpath::wire;
 
 class FakeHost : public Host {
  public:
-  struct Task {
+  struct PeriodicTask {
     int64_t period_ms;
     std::function<void()> run;
   };
@@ -42,11 +42,13 @@ class FakeHost : public Host {
     std::lock_guard lock(mu_);
     lines_.emplace_back(line);
   }
-  wire::Message Resolve(const wire::Name&, uint16_t, bool, int) override { return {}; }
+  Task<wire::Message> Resolve(const wire::Name&, uint16_t, bool, int) override {
+    co_return wire::Message{};
+  }
 
   // Runs every periodic task once, as if each period had elapsed.
   void RunTasks() {
-    for (Task& t : tasks) t.run();
+    for (PeriodicTask& t : tasks) t.run();
   }
   void RunShutdown() {
     for (auto& hook : shutdown_hooks) hook();
@@ -60,7 +62,7 @@ class FakeHost : public Host {
     lines_.clear();
   }
 
-  std::vector<Task> tasks;
+  std::vector<PeriodicTask> tasks;
   std::vector<std::function<void()>> shutdown_hooks;
 
  private:
@@ -83,9 +85,9 @@ class StubPlugin : public Plugin {
   using Handler = std::function<Result(Request&, ResponseWriter&)>;
   explicit StubPlugin(Handler handler) : handler_(std::move(handler)) {}
   std::string_view Name() const override { return "stub"; }
-  Result ServeDns(Request& req, ResponseWriter& w) override {
+  Task<Result> ServeDns(Request& req, ResponseWriter& w) override {
     ++calls;
-    return handler_(req, w);
+    co_return handler_(req, w);
   }
 
   int calls = 0;

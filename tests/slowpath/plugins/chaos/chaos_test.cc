@@ -36,7 +36,7 @@ class ChaosTest : public ::testing::Test {
                uint16_t qclass = wire::qclass::kCh) {
     w_ = RecordingWriter();
     Request req = MakeRequest(name, type, qclass);
-    return loaded_.get()->ServeDns(req, w_);
+    return RunSync(loaded_.get()->ServeDns(req, w_));
   }
 
   std::vector<std::string> Texts() {
@@ -123,7 +123,7 @@ TEST(ChaosSetupTest, LongVersionIsCut) {
   ASSERT_EQ(l.error, "");
   RecordingWriter w;
   Request req = MakeRequest("version.bind.", wire::type::kTxt, wire::qclass::kCh);
-  l.get()->ServeDns(req, w);
+  RunSync(l.get()->ServeDns(req, w));
   EXPECT_EQ(TxtText(w.reply().answer.at(0)), std::string(255, 'v'));
 }
 
@@ -142,7 +142,7 @@ TEST(ChaosServerTest, ChQueriesNeedChaosOnTheListener) {
     if (allow) server.AllowNonInClasses();
     Request req = MakeRequest("version.bind.", wire::type::kTxt, wire::qclass::kCh);
     RecordingWriter w;
-    server.Serve(req, w);
+    RunSync(server.Serve(req, w));
     ASSERT_EQ(w.replies.size(), 1u);
     EXPECT_EQ(w.reply().Rcode(), allow ? wire::rcode::kNoError : wire::rcode::kRefused);
     EXPECT_EQ(w.reply().answer.size(), allow ? 1u : 0u);

@@ -34,7 +34,7 @@ class ErrorsTest : public ::testing::Test {
     loaded_.get()->SetNext(next_.get());
     Request req = MakeRequest(name, type);
     RecordingWriter w;
-    return loaded_.get()->ServeDns(req, w);
+    return RunSync(loaded_.get()->ServeDns(req, w));
   }
 
   FakeHost host_;
@@ -58,7 +58,7 @@ TEST_F(ErrorsTest, NoErrorNoLine) {
   loaded_.get()->SetNext(next_.get());
   Request req = MakeRequest("example.org.", wire::type::kA);
   RecordingWriter w;
-  EXPECT_EQ(loaded_.get()->ServeDns(req, w).rcode, wire::rcode::kRefused);
+  EXPECT_EQ(RunSync(loaded_.get()->ServeDns(req, w)).rcode, wire::rcode::kRefused);
   EXPECT_THAT(host_.Lines(), IsEmpty());
 }
 
@@ -66,7 +66,7 @@ TEST_F(ErrorsTest, LastInChain) {
   Setup();
   Request req = MakeRequest("example.org.", wire::type::kA);
   RecordingWriter w;
-  Result r = loaded_.get()->ServeDns(req, w);
+  Result r = RunSync(loaded_.get()->ServeDns(req, w));
   EXPECT_EQ(r.rcode, wire::rcode::kServFail);
   EXPECT_THAT(host_.Lines(), ElementsAre("[ERROR] plugin/errors: 2 example.org. A: plugin/errors: "
                                          "no next plugin found"));

@@ -41,10 +41,11 @@ class FakeHost : public Host {
   }
   void OnShutdown(std::function<void()>) override {}
   void Log(std::string_view line) override { logs_.emplace_back(line); }
-  wire::Message Resolve(const wire::Name& name, uint16_t t, bool dnssec_ok, int depth) override {
+  Task<wire::Message> Resolve(const wire::Name& name, uint16_t t, bool dnssec_ok,
+                              int depth) override {
     resolved_.push_back(name.ToText() + " " + wire::TypeToString(t) + (dnssec_ok ? " do" : "") +
                         " " + std::to_string(depth));
-    return resolver_ ? resolver_(name, t) : wire::Message{};
+    co_return resolver_ ? resolver_(name, t) : wire::Message{};
   }
 
   int64_t period_ms_ = 0;
@@ -114,7 +115,7 @@ class FilePluginTest : public ::testing::Test {
       req.msg.edns.flags = wire::kEdnsDoBit;
     }
     w_ = CaptureWriter();
-    return p.ServeDns(req, w_);
+    return RunSync(p.ServeDns(req, w_));
   }
   std::string TempZone(const std::string& text) {
     std::filesystem::path p = std::filesystem::temp_directory_path() /
@@ -233,11 +234,11 @@ TEST_F(FilePluginTest, ResolveLoopIsCutAfterEightLevels) {
   Request req;
   req.msg.question.push_back({N("host.example.org."), type::kA, wire::qclass::kIn});
   req.metadata["warpdns/resolve_depth"] = "9";
-  EXPECT_EQ(p->ServeDns(req, w_).rcode, wire::rcode::kServFail);
+  EXPECT_EQ(RunSync(p->ServeDns(req, w_)).rcode, wire::rcode::kServFail);
   EXPECT_FALSE(w_.written_);
   // The apex SOA and NS still answer, as in CoreDNS.
   req.msg.question[0] = {N("example.org."), type::kSoa, wire::qclass::kIn};
-  EXPECT_EQ(p->ServeDns(req, w_).rcode, wire::rcode::kNoError);
+  EXPECT_EQ(RunSync(p->ServeDns(req, w_)).rcode, wire::rcode::kNoError);
 }
 
 TEST_F(FilePluginTest, FallthroughOnNxDomainAndEmptyNonTerminal) {

@@ -68,7 +68,7 @@ class HostsTest : public ::testing::Test {
   Result Query(const std::string& name, uint16_t type) {
     w_ = RecordingWriter();
     Request req = MakeRequest(name, type);
-    return loaded_.get()->ServeDns(req, w_);
+    return RunSync(loaded_.get()->ServeDns(req, w_));
   }
 
   // The answers of a written NOERROR reply, as "owner ttl type rdata".
@@ -307,7 +307,7 @@ TEST_F(HostsTest, QueriesDuringReload) {
       while (!done.load()) {
         RecordingWriter w;
         Request req = MakeRequest("example.org.", wire::type::kA);
-        Result r = loaded_.get()->ServeDns(req, w);
+        Result r = RunSync(loaded_.get()->ServeDns(req, w));
         // Every version of the file has example.org.
         if (r.rcode != wire::rcode::kNoError || w.reply().answer.size() != 1) ++bad;
       }

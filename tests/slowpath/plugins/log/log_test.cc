@@ -45,7 +45,7 @@ class LogTest : public ::testing::Test {
     next_ = std::move(next);
     loaded_.get()->SetNext(next_.get());
     w_ = RecordingWriter();
-    return loaded_.get()->ServeDns(req, w_);
+    return RunSync(loaded_.get()->ServeDns(req, w_));
   }
 
   // A reply with one A record and RA, AD set.

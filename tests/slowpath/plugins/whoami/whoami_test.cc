@@ -20,7 +20,7 @@ class WhoamiTest : public ::testing::Test {
   }
 
   const wire::Message& Serve(Request& req) {
-    Result r = loaded_.get()->ServeDns(req, w_);
+    Result r = RunSync(loaded_.get()->ServeDns(req, w_));
     EXPECT_EQ(r.rcode, wire::rcode::kNoError);
     EXPECT_EQ(r.error, "");
     EXPECT_EQ(w_.replies.size(), 1u);
