@@ -81,7 +81,13 @@ std::vector<prometheus::MetricFamily> App::CollectMetrics() const {
       add(std::string(wire::ParseErrorName(static_cast<wire::ParseError>(i))), m.formerr[i].load());
     }
   }
-  return {build, bad};
+  prometheus::MetricFamily panics{"coredns_panics_total",
+                                  "A metrics that counts the number of panics.",
+                                  prometheus::MetricType::Counter, {}};
+  uint64_t total_panics = 0;
+  for (const auto& s : servers_) total_panics += s->panics();
+  panics.metric.push_back(CounterSample(static_cast<double>(total_panics), {}));
+  return {build, bad, panics};
 }
 
 bool App::BuildBlock(const config::ServerBlock& block, std::string* error) {

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git ccache
   libldns-dev ldnsutils libjemalloc-dev libssl-dev libasio-dev libre2-dev nlohmann-json3-dev
   prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
   bind9-dnsutils knot-dnsutils dnsperf knot nsd unbound dnsdist
