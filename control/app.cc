@@ -81,13 +81,23 @@ std::vector<prometheus::MetricFamily> App::CollectMetrics() const {
       add(std::string(wire::ParseErrorName(static_cast<wire::ParseError>(i))), m.formerr[i].load());
     }
   }
+  prometheus::MetricFamily enabled{"coredns_plugin_enabled",
+                                   "A metric that indicates whether a plugin is enabled on per "
+                                   "server and zone basis.",
+                                   prometheus::MetricType::Gauge, {}};
+  for (const auto& [server, zone, name] : enabled_plugins_) {
+    prometheus::ClientMetric m;
+    m.gauge.value = 1;
+    m.label = {{"name", name}, {"server", server}, {"view", ""}, {"zone", zone}};
+    enabled.metric.push_back(std::move(m));
+  }
   prometheus::MetricFamily panics{"coredns_panics_total",
                                   "A metrics that counts the number of panics.",
                                   prometheus::MetricType::Counter, {}};
   uint64_t total_panics = 0;
   for (const auto& s : servers_) total_panics += s->panics();
   panics.metric.push_back(CounterSample(static_cast<double>(total_panics), {}));
-  return {build, bad, panics};
+  return {build, bad, enabled, panics};
 }
 
 bool App::BuildBlock(const config::ServerBlock& block, std::string* error) {
@@ -155,6 +165,9 @@ bool App::BuildBlock(const config::ServerBlock& block, std::string* error) {
       Server* s = ServerFor(b, a.port);
       s->AddZone(a.zone, chain);
       if (allows_non_in) s->AllowNonInClasses();
+      for (const auto& p : chain->plugins) {
+        enabled_plugins_.push_back({s->label(), a.zone, std::string(p->Name())});
+      }
     }
     listen_lines_.push_back((a.transport == "dns" ? "" : a.transport + "://") + a.zone + ":" +
                             std::to_string(a.port));

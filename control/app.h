@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "config/corefile.h"
@@ -86,6 +87,8 @@ class App final : public slowpath::Host {
   bool stopping_ = false;
   std::mutex log_mu_;
   int collector_id_ = 0;
+  // (server label, zone, plugin) for coredns_plugin_enabled.
+  std::vector<std::tuple<std::string, std::string, std::string>> enabled_plugins_;
 };
 
 }  // namespace warpdns::control

@@ -58,7 +58,7 @@ int Request::Family() const {
   return 1;
 }
 
-bool ClientWrite(int rcode) {
+bool CallerMustWrite(int rcode) {
   return rcode == wire::rcode::kServFail || rcode == wire::rcode::kRefused ||
          rcode == wire::rcode::kFormErr || rcode == wire::rcode::kNotImp;
 }
@@ -68,7 +68,11 @@ Task<Result> Plugin::Next(Request& req, ResponseWriter& w) {
     co_return Result{wire::rcode::kServFail,
                      "plugin/" + std::string(Name()) + ": no next plugin found"};
   }
-  co_return co_await next_->ServeDns(req, w);
+  const std::string_view caller = req.active_plugin;
+  req.active_plugin = next_->Name();
+  Result r = co_await next_->ServeDns(req, w);
+  req.active_plugin = caller;
+  co_return r;
 }
 
 namespace {

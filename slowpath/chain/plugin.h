@@ -35,6 +35,9 @@ struct Request {
   std::string zone;                // the block zone that matched ("." ...)
   int64_t start_ns = 0;            // CLOCK_MONOTONIC at receive
   std::map<std::string, std::string> metadata;
+  // The plugin currently serving the request (set by Plugin::Next): a writer
+  // records it as the `plugin` label of coredns_dns_responses_total.
+  std::string_view active_plugin;
 
   const wire::Name& QName() const { return msg.question.at(0).name; }
   std::string QNameText() const;   // lowercased, with trailing dot
@@ -58,6 +61,9 @@ class ResponseWriter {
   // wire::MakeReply). Truncation to the client's size happens here.
   virtual void WriteMsg(const wire::Message& reply) = 0;
   virtual bool Written() const = 0;
+  // Octets sent to the client (after compression and truncation); wrappers
+  // delegate to the writer they wrap.
+  virtual size_t Len() const { return 0; }
 };
 
 // CoreDNS's (rcode, error) return. Rcodes SERVFAIL, REFUSED, FORMERR and
@@ -67,7 +73,9 @@ struct Result {
   std::string error;  // empty: no error
 };
 
-bool ClientWrite(int rcode);  // true for the four "caller must write" rcodes
+// True for the four "caller must write" rcodes: the negation of CoreDNS's
+// plugin.ClientWrite, named for what the caller has to do.
+bool CallerMustWrite(int rcode);
 
 class Plugin {
  public:

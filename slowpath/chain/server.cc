@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "slowpath/metrics/dns_metrics.h"
+
 namespace warpdns::slowpath {
 
 namespace {
@@ -132,12 +134,19 @@ Task<void> Server::Serve(Request& req, ResponseWriter& w) {
     m.SetRcode(rcode);
     w.WriteMsg(m);
   };
+  // CoreDNS's errorAndMetricsFunc: rejected before any chain, counted under
+  // the zone "dropped".
+  auto drop = [&](int rcode) {
+    write_rcode(rcode);
+    metrics::ReportRequest(req, metrics::kDroppedZone, rcode, "", w.Len(),
+                           MonotonicNs() - req.start_ns);
+  };
   if (req.msg.question.empty()) {
-    write_rcode(wire::rcode::kServFail);
+    drop(wire::rcode::kServFail);
     co_return;
   }
   if (!class_chaos_ && req.QClass() != wire::qclass::kIn) {
-    write_rcode(wire::rcode::kRefused);
+    drop(wire::rcode::kRefused);
     co_return;
   }
   if (req.msg.edns.present && req.msg.edns.version != 0) {
@@ -155,7 +164,7 @@ Task<void> Server::Serve(Request& req, ResponseWriter& w) {
   const Chain* chain = nullptr;
   std::string zone;
   if (!Route(req, &chain, &zone)) {
-    write_rcode(wire::rcode::kRefused);
+    drop(wire::rcode::kRefused);
     co_return;
   }
   Plugin* head = chain->head();
@@ -164,8 +173,9 @@ Task<void> Server::Serve(Request& req, ResponseWriter& w) {
     co_return;
   }
   req.zone = zone;
+  req.active_plugin = head->Name();
   Result r = co_await head->ServeDns(req, w);
-  if (ClientWrite(r.rcode) && !w.Written()) write_rcode(r.rcode);
+  if (CallerMustWrite(r.rcode) && !w.Written()) write_rcode(r.rcode);
 }
 
 bool Server::Route(const Request& req, const Chain** chain, std::string* zone) const {

@@ -39,6 +39,7 @@ class BufferWriter : public ResponseWriter {
       : max_size_(max_size), out_(out), keep_(keep) {}
   void WriteMsg(const wire::Message& reply) override;
   bool Written() const override { return written_; }
+  size_t Len() const override { return out_->size(); }
 
  private:
   size_t max_size_;

@@ -65,8 +65,10 @@ class Chaos : public Plugin {
       rr.type = wire::type::kTxt;
       rr.rclass = wire::qclass::kCh;
       rr.ttl = 0;
-      rr.rdata.push_back(static_cast<uint8_t>(text.size()));
-      rr.rdata.insert(rr.rdata.end(), text.begin(), text.end());
+      // One character-string: a length octet, then at most 255 octets.
+      const size_t len = std::min<size_t>(text.size(), 255);
+      rr.rdata.assign(len + 1, static_cast<uint8_t>(len));
+      std::copy_n(text.begin(), len, rr.rdata.begin() + 1);
       reply.answer.push_back(std::move(rr));
     }
     w.WriteMsg(reply);

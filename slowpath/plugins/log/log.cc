@@ -209,6 +209,7 @@ class Recorder : public ResponseWriter {
     inner_.WriteMsg(reply);
   }
   bool Written() const override { return inner_.Written(); }
+  size_t Len() const override { return inner_.Len(); }
 
   void Record(const wire::Message& reply) {
     recording_.written = true;
@@ -349,7 +350,7 @@ class Logger : public Plugin {
       if (!IsSubdomain(qname, rule.scope)) continue;
       Recorder recorder(w);
       Result result = co_await Next(req, recorder);
-      if (!recorder.recording().written && ClientWrite(result.rcode)) {
+      if (!recorder.recording().written && CallerMustWrite(result.rcode)) {
         // Log the reply the server is about to write for this rcode (CoreDNS
         // PR 8200) rather than "-"; the server still writes it.
         wire::Message reply = wire::MakeReply(req.msg);

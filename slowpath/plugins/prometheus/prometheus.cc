@@ -1,11 +1,62 @@
-// prometheus: serves every registered metric at ADDRESS/metrics.
+// prometheus: records CoreDNS's DNS metrics for the block's queries and
+// serves every registered metric at ADDRESS/metrics.
+#include <time.h>
+
 #include "slowpath/chain/plugin.h"
+#include "slowpath/metrics/dns_metrics.h"
 #include "slowpath/metrics/metrics.h"
 
 namespace warpdns::slowpath::prometheus_plugin {
 namespace {
 
 constexpr char kDefaultAddress[] = "localhost:9153";
+
+int64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+// Notes the rcode and the plugin that wrote the reply (dnstest.Recorder).
+class Recorder : public ResponseWriter {
+ public:
+  Recorder(ResponseWriter& inner, const Request& req) : inner_(inner), req_(req) {}
+  void WriteMsg(const wire::Message& reply) override {
+    if (!inner_.Written()) {
+      rcode_ = reply.Rcode();
+      caller_ = req_.active_plugin;
+    }
+    inner_.WriteMsg(reply);
+  }
+  bool Written() const override { return inner_.Written(); }
+  size_t Len() const override { return inner_.Len(); }
+  int rcode() const { return rcode_; }
+  std::string_view caller() const { return caller_; }
+
+ private:
+  ResponseWriter& inner_;
+  const Request& req_;
+  int rcode_ = 0;
+  std::string_view caller_;
+};
+
+class Metrics : public Plugin {
+ public:
+  std::string_view Name() const override { return "prometheus"; }
+
+  Task<Result> ServeDns(Request& req, ResponseWriter& w) override {
+    const int64_t start = MonotonicNs();
+    Recorder rec(w, req);
+    Result r = co_await Next(req, rec);
+    // Nothing written: the server writes the returned rcode, and that is
+    // what the client sees.
+    const bool wrote = rec.Written();
+    const int rcode = wrote ? rec.rcode() : r.rcode;
+    metrics::ReportRequest(req, req.zone, rcode, wrote ? rec.caller() : "", rec.Len(),
+                           MonotonicNs() - start);
+    co_return r;
+  }
+};
 
 std::unique_ptr<Plugin> Setup(SetupContext& ctx, std::string* error) {
   const config::Directive& d = ctx.directive;
@@ -28,7 +79,7 @@ std::unique_ptr<Plugin> Setup(SetupContext& ctx, std::string* error) {
     *error = "plugin/prometheus: " + config::ErrorAt(d.name, err);
     return nullptr;
   }
-  return nullptr;
+  return std::make_unique<Metrics>();
 }
 
 const Registrar kRegistrar({"prometheus", Setup, true});

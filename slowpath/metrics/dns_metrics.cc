@@ -1,0 +1,187 @@
+#include "slowpath/metrics/dns_metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+
+#include <string>
+#include <unordered_map>
+
+#include "slowpath/metrics/metrics.h"
+
+namespace warpdns::slowpath::metrics {
+namespace {
+
+using prometheus::Counter;
+using prometheus::Family;
+using prometheus::Histogram;
+
+struct Families {
+  Family<Counter>& requests;
+  Family<Counter>& do_requests;
+  Family<Histogram>& request_size;
+  Family<Counter>& responses;
+  Family<Histogram>& duration;
+  Family<Histogram>& response_size;
+};
+
+Histogram::BucketBoundaries DurationBuckets() {
+  Histogram::BucketBoundaries b;
+  double v = 0.00025;
+  for (int k = 0; k < 16; ++k, v *= 2) b.push_back(v);
+  return b;
+}
+
+const Histogram::BucketBoundaries kSizeBuckets = {0,    100,  200,  300,   400,   511,   1023,
+                                                  2047, 4095, 8291, 16e3,  32e3,  48e3,  64e3};
+
+Families& GetFamilies() {
+  static Families* f = [] {
+    prometheus::Registry& r = Registry();
+    return new Families{
+        prometheus::BuildCounter()
+            .Name("coredns_dns_requests_total")
+            .Help("Counter of DNS requests made per zone, protocol and family.")
+            .Register(r),
+        prometheus::BuildCounter()
+            .Name("coredns_dns_do_requests_total")
+            .Help("Counter of DNS requests with DO bit set per zone.")
+            .Register(r),
+        prometheus::BuildHistogram()
+            .Name("coredns_dns_request_size_bytes")
+            .Help("Size of the EDNS0 UDP buffer in bytes (64K for TCP) per zone and protocol.")
+            .Register(r),
+        prometheus::BuildCounter()
+            .Name("coredns_dns_responses_total")
+            .Help("Counter of response status codes.")
+            .Register(r),
+        prometheus::BuildHistogram()
+            .Name("coredns_dns_request_duration_seconds")
+            .Help("Histogram of the time (in seconds) each request took per zone.")
+            .Register(r),
+        prometheus::BuildHistogram()
+            .Name("coredns_dns_response_size_bytes")
+            .Help("Size of the returned response in bytes.")
+            .Register(r),
+    };
+  }();
+  return *f;
+}
+
+// Per-thread memo of label sets already added, so the family's mutex is
+// taken once per new label combination and thread, not once per query.
+template <typename T>
+class LabelCache {
+ public:
+  template <typename AddFn>
+  T& Get(const std::string& key, AddFn add) {
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return *it->second;
+    T& metric = add();
+    cache_.emplace(key, &metric);
+    return metric;
+  }
+
+ private:
+  std::unordered_map<std::string, T*> cache_;
+};
+
+std::string Key(std::initializer_list<std::string_view> parts) {
+  std::string key;
+  for (std::string_view p : parts) {
+    key.append(p);
+    key.push_back('\x1f');
+  }
+  return key;
+}
+
+}  // namespace
+
+std::string_view TypeLabel(uint16_t qtype) {
+  namespace t = wire::type;
+  switch (qtype) {
+    case t::kA: return "A";
+    case t::kAaaa: return "AAAA";
+    case t::kCname: return "CNAME";
+    case t::kDnskey: return "DNSKEY";
+    case t::kDs: return "DS";
+    case t::kMx: return "MX";
+    case t::kNsec3: return "NSEC3";
+    case t::kNsec: return "NSEC";
+    case t::kNs: return "NS";
+    case t::kPtr: return "PTR";
+    case t::kRrsig: return "RRSIG";
+    case t::kSoa: return "SOA";
+    case t::kSrv: return "SRV";
+    case t::kTxt: return "TXT";
+    case t::kHttps: return "HTTPS";
+    case t::kSvcb: return "SVCB";
+    case t::kIxfr: return "IXFR";
+    case t::kAxfr: return "AXFR";
+    case t::kAny: return "ANY";
+    default: return "other";
+  }
+}
+
+void ReportRequest(const Request& req, std::string_view zone, int rcode, std::string_view plugin,
+                   size_t response_size, int64_t duration_ns) {
+  Families& f = GetFamilies();
+  thread_local LabelCache<Counter> requests, do_requests, responses;
+  thread_local LabelCache<Histogram> request_size, duration, response_size_h;
+  const std::string server = req.server;
+  const std::string z(zone);
+  const std::string proto(ProtoName(req.proto));
+  const std::string family = req.Family() == 2 ? "2" : "1";
+  const std::string type(req.msg.question.empty() ? "other" : TypeLabel(req.QType()));
+  const std::string view;  // views are not supported yet: CoreDNS labels them ""
+
+  requests
+      .Get(Key({server, z, view, proto, family, type}),
+           [&]() -> Counter& {
+             return f.requests.Add({{"server", server}, {"zone", z}, {"view", view},
+                                    {"proto", proto}, {"family", family}, {"type", type}});
+           })
+      .Increment();
+  if (req.Do()) {
+    do_requests
+        .Get(Key({server, z, view}),
+             [&]() -> Counter& {
+               return f.do_requests.Add({{"server", server}, {"zone", z}, {"view", view}});
+             })
+        .Increment();
+  }
+  request_size
+      .Get(Key({server, z, view, proto}),
+           [&]() -> Histogram& {
+             return f.request_size.Add(
+                 {{"server", server}, {"zone", z}, {"view", view}, {"proto", proto}},
+                 kSizeBuckets);
+           })
+      .Observe(static_cast<double>(req.size));
+  const std::string rc = wire::RcodeToString(rcode);
+  const std::string p(plugin);
+  responses
+      .Get(Key({server, z, view, rc, p}),
+           [&]() -> Counter& {
+             return f.responses.Add({{"server", server}, {"zone", z}, {"view", view},
+                                     {"rcode", rc}, {"plugin", p}});
+           })
+      .Increment();
+  duration
+      .Get(Key({server, z, view}),
+           [&]() -> Histogram& {
+             return f.duration.Add({{"server", server}, {"zone", z}, {"view", view}},
+                                   DurationBuckets());
+           })
+      .Observe(static_cast<double>(duration_ns) / 1e9);
+  response_size_h
+      .Get(Key({server, z, view, proto}),
+           [&]() -> Histogram& {
+             return f.response_size.Add(
+                 {{"server", server}, {"zone", z}, {"view", view}, {"proto", proto}},
+                 kSizeBuckets);
+           })
+      .Observe(static_cast<double>(response_size));
+}
+
+}  // namespace warpdns::slowpath::metrics
