@@ -1,6 +1,7 @@
 #include "control/http_server.h"
 
 #include <asio.hpp>
+#include <mutex>
 
 namespace warpdns::control {
 
@@ -9,6 +10,7 @@ using asio::ip::tcp;
 struct HttpServer::Impl {
   asio::io_context io;
   std::unique_ptr<tcp::acceptor> acceptor;
+  std::mutex mu;  // guards handlers: reload replaces them while serving
   std::map<std::string, Handler> handlers;
   std::thread thread;
   bool started = false;
@@ -56,9 +58,14 @@ class Session : public std::enable_shared_from_this<Session> {
     if (size_t q = path.find('?'); q != std::string::npos) path.resize(q);
     int status = 404;
     std::string body = "404 page not found\n";
-    if (auto it = owner_->handlers.find(path); it != owner_->handlers.end()) {
+    HttpServer::Handler handler;
+    {
+      std::lock_guard lock(owner_->mu);
+      if (auto it = owner_->handlers.find(path); it != owner_->handlers.end()) handler = it->second;
+    }
+    if (handler) {
       if (method == "GET" || method == "HEAD") {
-        std::tie(status, body) = it->second();
+        std::tie(status, body) = handler();
       } else {
         status = 405;
         body = "";
@@ -141,8 +148,9 @@ std::unique_ptr<HttpServer> HttpServer::Create(const std::string& address, std::
 
 HttpServer::~HttpServer() { Stop(); }
 
-bool HttpServer::Handle(const std::string& path, Handler handler) {
-  return impl_->handlers.emplace(path, std::move(handler)).second;
+void HttpServer::SetHandlers(std::map<std::string, Handler> handlers) {
+  std::lock_guard lock(impl_->mu);
+  impl_->handlers = std::move(handlers);
 }
 
 void HttpServer::Start() {

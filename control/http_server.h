@@ -20,8 +20,8 @@ class HttpServer {
   static std::unique_ptr<HttpServer> Create(const std::string& address, std::string* error);
   ~HttpServer();
 
-  // Registers before Start(). Returns false if the path is taken.
-  bool Handle(const std::string& path, Handler handler);
+  // Replaces the path → handler table; safe while serving (reload).
+  void SetHandlers(std::map<std::string, Handler> handlers);
   void Start();
   void Stop();
 

@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "config/corefile.h"
-#include "control/app.h"
+#include "control/instance.h"
+#include "control/reload_watch.h"
+#include "control/runtime.h"
 #include "slowpath/chain/plugin.h"
 
 namespace warpdns::control {
@@ -176,28 +178,35 @@ int Main(int argc, char** argv) {
 
   config::ParseOptions parse_options;
   if (flags.dns_port > 0) parse_options.default_dns_port = static_cast<uint16_t>(flags.dns_port);
-  std::string error;
-  std::optional<config::Corefile> corefile;
-  if (!flags.conf.empty()) {
-    corefile = config::ParseCorefileFile(flags.conf, parse_options, &error);
-  } else if (IsFile("Corefile")) {
-    corefile = config::ParseCorefileFile("Corefile", parse_options, &error);
-  } else {
+  // The Corefile source: -conf, else ./Corefile, else the embedded default
+  // (which is never reloaded: it has no file).
+  std::string path = flags.conf;
+  if (path.empty() && IsFile("Corefile")) path = "Corefile";
+  std::string embedded;
+  if (path.empty()) {
     uint16_t port = flags.dns_port > 0 ? static_cast<uint16_t>(flags.dns_port)
                                        : kEmbeddedDefaultPort;
-    corefile = config::ParseCorefile(EmbeddedCorefile(port), "embedded default", parse_options,
-                                     &error);
+    embedded = EmbeddedCorefile(port);
   }
-  if (!corefile) {
-    fprintf(stderr, "%s\n", error.c_str());
-    return 1;
-  }
-  std::unique_ptr<App> app = App::Build(*corefile, AppOptions{}, &error);
-  if (!app) {
-    fprintf(stderr, "%s\n", error.c_str());
-    return 1;
-  }
-  if (!app->Start(&error)) {
+
+  Runtime runtime(RuntimeOptions{});
+  // Parses, builds aside and activates; on any error the running
+  // configuration stays. Returns the files read (for the reload checksum).
+  auto load = [&](std::vector<std::string>* files, std::string* error) -> bool {
+    std::optional<config::Corefile> corefile =
+        path.empty() ? config::ParseCorefile(embedded, "embedded default", parse_options, error)
+                     : config::ParseCorefileFile(path, parse_options, error);
+    if (!corefile) return false;
+    std::shared_ptr<Instance> instance = Instance::Build(
+        *corefile, [&](const ListenKey& k) { return runtime.CountersFor(k); }, error);
+    if (!instance || !runtime.Activate(instance, error)) return false;
+    *files = corefile->files;
+    return true;
+  };
+
+  std::string error;
+  std::vector<std::string> files;
+  if (!load(&files, &error)) {
     fprintf(stderr, "%s\n", error.c_str());
     return 1;
   }
@@ -205,25 +214,56 @@ int Main(int argc, char** argv) {
     std::ofstream(flags.pidfile) << getpid() << "\n";
   }
   if (!flags.quiet) {
-    for (const std::string& line : app->ListenLines()) app->Log(line);
-    app->Log("warpdns-" + std::string(Version()));
-    app->Log(BuildInfo());
+    for (const std::string& line : runtime.current()->listen_lines()) LogLine(line);
+    LogLine("warpdns-" + std::string(Version()));
+    LogLine(BuildInfo());
   }
 
+  ReloadWatch watch(files);
+  if (!path.empty()) runtime.SetConfigHash(watch.hash());
+  auto reload = [&](const std::string& why) {
+    LogLine("[INFO] " + why + "Reloading");
+    std::vector<std::string> new_files;
+    std::string err;
+    if (!load(&new_files, &err)) {
+      runtime.CountReloadFailure();
+      LogLine("[ERROR] " + why + "Corefile changed but reload failed: " + err);
+      watch.Remember();  // do not retry the same broken content every interval
+      return;
+    }
+    watch = ReloadWatch(new_files);
+    runtime.SetConfigHash(watch.hash());
+    LogLine("[INFO] plugin/reload: Running configuration SHA512 = " + watch.hash());
+    LogLine("[INFO] " + why + "Reloading complete");
+  };
+
   for (;;) {
-    int sig = 0;
-    if (sigwait(&signals, &sig) != 0) continue;
+    timespec tick{1, 0};
+    int sig = sigtimedwait(&signals, nullptr, &tick);
+    runtime.ReleaseRetired();
+    if (sig < 0) {
+      const std::shared_ptr<Instance>& current = runtime.current();
+      if (!path.empty() && current->reload_interval_ms() > 0 &&
+          watch.Due(current->reload_interval_ms(), current->reload_jitter_ms()) &&
+          watch.Changed()) {
+        reload("");
+      }
+      continue;
+    }
     if (sig == SIGHUP) continue;
     if (sig == SIGQUIT) _exit(0);
     if (sig == SIGUSR1) {
-      app->Log("[INFO] SIGUSR1: reload is not supported yet, keeping the running configuration");
+      if (path.empty()) {
+        LogLine("[INFO] SIGUSR1: the embedded default has no Corefile to reload");
+      } else {
+        reload("SIGUSR1: ");
+      }
       continue;
     }
-    app->Log(std::string("[INFO] ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") +
-             ": Shutting down");
+    LogLine(std::string("[INFO] ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ": Shutting down");
     break;
   }
-  app->Shutdown();
+  runtime.Shutdown();
   if (!flags.pidfile.empty()) unlink(flags.pidfile.c_str());
   return 0;
 }

@@ -117,6 +117,8 @@ class Host {
   // guards against loops: callers pass their own depth + 1.
   virtual Task<wire::Message> Resolve(const wire::Name& name, uint16_t type, bool dnssec_ok,
                                       int depth) = 0;
+  // The `reload` plugin: poll the Corefile every interval (plus jitter).
+  virtual void EnableReload(int64_t /*interval_ms*/, int64_t /*jitter_ms*/) {}
 };
 
 // What a plugin's setup sees: the directive, the block and the host.

@@ -68,16 +68,16 @@ Server::Admission Server::Admit(const uint8_t* pkt, size_t len, const sockaddr_s
   reply->clear();
   wire::Header h;
   if (wire::ReadHeader(pkt, len, &h) != wire::ParseError::kOk) {
-    malformed_.dropped_short.fetch_add(1, std::memory_order_relaxed);
+    counters_->dropped_short.fetch_add(1, std::memory_order_relaxed);
     return Admission::kDrop;
   }
   // miekg/dns's default accept function, which CoreDNS inherits.
   if (h.qr()) {
-    malformed_.dropped_response.fetch_add(1, std::memory_order_relaxed);
+    counters_->dropped_response.fetch_add(1, std::memory_order_relaxed);
     return Admission::kDrop;
   }
   if (h.opcode() != wire::opcode::kQuery && h.opcode() != wire::opcode::kNotify) {
-    malformed_.notimp.fetch_add(1, std::memory_order_relaxed);
+    counters_->notimp.fetch_add(1, std::memory_order_relaxed);
     WriteRejectReply(pkt, len, wire::rcode::kNotImp, reply);
     return Admission::kReply;
   }
@@ -89,7 +89,7 @@ Server::Admission Server::Admit(const uint8_t* pkt, size_t len, const sockaddr_s
   }
   if (err == wire::ParseError::kOk) err = wire::ParseMessage(pkt, len, &req->msg);
   if (err != wire::ParseError::kOk) {
-    malformed_.formerr[static_cast<size_t>(err)].fetch_add(1, std::memory_order_relaxed);
+    counters_->formerr[static_cast<size_t>(err)].fetch_add(1, std::memory_order_relaxed);
     WriteRejectReply(pkt, len, wire::rcode::kFormErr, reply);
     return Admission::kReply;
   }
@@ -99,6 +99,7 @@ Server::Admission Server::Admit(const uint8_t* pkt, size_t len, const sockaddr_s
   req->size = len;
   req->server = label_;
   req->start_ns = MonotonicNs();
+  in_flight_.fetch_add(1, std::memory_order_relaxed);  // until Respond() ends
   return Admission::kServe;
 }
 
@@ -110,7 +111,7 @@ Task<void> Server::Respond(Request& req, std::vector<uint8_t>* reply) {
     co_await Serve(req, w);
   } catch (const std::exception&) {
     // CoreDNS recovers a plugin's panic and answers SERVFAIL.
-    panics_.fetch_add(1, std::memory_order_relaxed);
+    counters_->panics.fetch_add(1, std::memory_order_relaxed);
     failed = true;
   }
   if (failed && !w.Written()) {
@@ -118,6 +119,7 @@ Task<void> Server::Respond(Request& req, std::vector<uint8_t>* reply) {
     m.SetRcode(wire::rcode::kServFail);
     w.WriteMsg(m);
   }
+  in_flight_.fetch_sub(1, std::memory_order_release);
 }
 
 Task<void> Server::Handle(std::vector<uint8_t> pkt, sockaddr_storage remote,

@@ -22,13 +22,16 @@ struct Chain {
   Plugin* head() const { return plugins.empty() ? nullptr : plugins.front().get(); }
 };
 
-// Why a packet was not served normally. Counted per server; exported as
-// metrics. Parse reasons mirror wire::ParseError.
-struct MalformedCounters {
+// Why a packet was not served normally, and recovered plugin failures.
+// Counted per listen address and kept across reloads (the Server is
+// rebuilt, the counters are not); exported as metrics. Parse reasons mirror
+// wire::ParseError.
+struct ServerCounters {
   std::array<std::atomic<uint64_t>, static_cast<size_t>(wire::ParseError::kCount)> formerr{};
   std::atomic<uint64_t> dropped_short{0};     // shorter than a header: no reply possible
   std::atomic<uint64_t> dropped_response{0};  // QR set: never answer a response
   std::atomic<uint64_t> notimp{0};            // opcode other than QUERY/NOTIFY
+  std::atomic<uint64_t> panics{0};            // a plugin threw: SERVFAIL
 };
 
 // Collects the reply a chain writes, serialised to the transport's size
@@ -51,7 +54,11 @@ class BufferWriter : public ResponseWriter {
 class Server {
  public:
   // `label` is CoreDNS's server label, "dns://:53" or "dns://127.0.0.1:53".
-  explicit Server(std::string label) : label_(std::move(label)) {}
+  Server(std::string label, std::shared_ptr<ServerCounters> counters)
+      : label_(std::move(label)), counters_(std::move(counters)) {}
+  // Counters of its own (tests, internal servers).
+  explicit Server(std::string label)
+      : Server(std::move(label), std::make_shared<ServerCounters>()) {}
 
   const std::string& label() const { return label_; }
   // Registers `chain` for `zone` (lowercase FQDN). Several configs may share
@@ -84,8 +91,10 @@ class Server {
   // Runs a parsed request through routing and the chains (ServeDNS).
   Task<void> Serve(Request& req, ResponseWriter& w);
 
-  const MalformedCounters& malformed() const { return malformed_; }
-  uint64_t panics() const { return panics_.load(std::memory_order_relaxed); }
+  const ServerCounters& counters() const { return *counters_; }
+  // Requests admitted and not yet answered: a retired configuration is
+  // freed only once this drops to zero.
+  int64_t in_flight() const { return in_flight_.load(std::memory_order_acquire); }
 
  private:
   // Picks the chain for a question (longest zone, DS to the parent, "." as
@@ -95,8 +104,8 @@ class Server {
   std::string label_;
   std::map<std::string, std::vector<std::shared_ptr<Chain>>> zones_;
   bool class_chaos_ = false;
-  MalformedCounters malformed_;
-  std::atomic<uint64_t> panics_{0};
+  std::shared_ptr<ServerCounters> counters_;
+  std::atomic<int64_t> in_flight_{0};
 };
 
 }  // namespace warpdns::slowpath

@@ -9,7 +9,7 @@ namespace warpdns::slowpath {
 using asio::ip::tcp;
 
 struct TcpListener::Impl {
-  Server* server;
+  ServerSlot* slot;
   TcpOptions options;
   asio::io_context io;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
@@ -80,8 +80,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnMessage() {
     auto req = std::make_unique<Request>();
     std::vector<uint8_t> reply;
-    switch (owner_->server->Admit(body_.data(), body_.size(), remote_, local_, Proto::kTcp,
-                                  req.get(), &reply)) {
+    std::shared_ptr<Server> server = owner_->slot->Get();
+    switch (server->Admit(body_.data(), body_.size(), remote_, local_, Proto::kTcp, req.get(),
+                          &reply)) {
       case Server::Admission::kDrop:
         return ReadLength();
       case Server::Admission::kReply:
@@ -93,13 +94,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // Queries on one connection are served in order, as CoreDNS does; the
     // next one is read (it may already be buffered: pipelining) once this
     // one's reply is queued.
-    asio::co_spawn(socket_.get_executor(), Serve(std::move(req)),
+    asio::co_spawn(socket_.get_executor(), Serve(std::move(server), std::move(req)),
                    [self = shared_from_this()](std::exception_ptr) { self->ReadLength(); });
   }
 
-  Task<void> Serve(std::unique_ptr<Request> req) {
+  Task<void> Serve(std::shared_ptr<Server> server, std::unique_ptr<Request> req) {
     std::vector<uint8_t> reply;
-    co_await owner_->server->Respond(*req, &reply);
+    co_await server->Respond(*req, &reply);
     Send(reply);
   }
 
@@ -158,11 +159,11 @@ void TcpListener::Impl::Accept(tcp::acceptor* acceptor) {
 
 TcpListener::TcpListener(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-std::unique_ptr<TcpListener> TcpListener::Create(Server* server, const std::string& bind_ip,
+std::unique_ptr<TcpListener> TcpListener::Create(ServerSlot* slot, const std::string& bind_ip,
                                                  uint16_t port, const TcpOptions& options,
                                                  std::string* error) {
   auto impl = std::make_unique<Impl>();
-  impl->server = server;
+  impl->slot = slot;
   impl->options = options;
   std::vector<std::string> ips;
   if (bind_ip.empty()) {

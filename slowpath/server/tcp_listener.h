@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "slowpath/chain/server.h"
+#include "slowpath/server/server_slot.h"
 
 namespace warpdns::slowpath {
 
@@ -26,7 +26,7 @@ struct TcpOptions {
 class TcpListener {
  public:
   // Binds and listens now, so errors are reported before the banner.
-  static std::unique_ptr<TcpListener> Create(Server* server, const std::string& bind_ip,
+  static std::unique_ptr<TcpListener> Create(ServerSlot* slot, const std::string& bind_ip,
                                              uint16_t port, const TcpOptions& options,
                                              std::string* error);
   ~TcpListener();

@@ -119,8 +119,7 @@ size_t WriteSource(const sockaddr_storage& local, uint8_t* buf) {
 // One worker thread: its socket, its event loop, its pending replies.
 class UdpListener::Worker {
  public:
-  Worker(Server* server, int fd, int family)
-      : server_(server), fd_(fd), socket_(io_) {
+  Worker(ServerSlot* slot, int fd, int family) : server_(slot), fd_(fd), socket_(io_) {
     asio::error_code ec;
     socket_.assign(family == AF_INET ? asio::ip::udp::v4() : asio::ip::udp::v6(), fd, ec);
     sockaddr_storage bound{};
@@ -150,10 +149,12 @@ class UdpListener::Worker {
       co_await socket_.async_wait(asio::socket_base::wait_read,
                                   asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;  // stopped
+      // The configuration in force for this batch (swapped on reload).
+      const std::shared_ptr<Server>& server = server_.Refresh();
       for (;;) {
         int n = ReceiveBatch();
         if (n <= 0) break;
-        for (int i = 0; i < n; ++i) Admit(i);
+        for (int i = 0; i < n; ++i) Admit(server, i);
         if (n < kBatch) break;
       }
       ScheduleFlush();
@@ -174,27 +175,31 @@ class UdpListener::Worker {
     return recvmmsg(fd_, rx_msgs_, kBatch, MSG_DONTWAIT, nullptr);
   }
 
-  void Admit(int i) {
+  void Admit(const std::shared_ptr<Server>& server, int i) {
     sockaddr_storage local{};
     ReadLocal(rx_msgs_[i].msg_hdr, &local, port_);
     auto req = std::make_unique<Request>();
     std::vector<uint8_t> reply;
-    switch (server_->Admit(static_cast<const uint8_t*>(rx_iov_[i].iov_base), rx_msgs_[i].msg_len,
-                           peers_[i], local, Proto::kUdp, req.get(), &reply)) {
+    switch (server->Admit(static_cast<const uint8_t*>(rx_iov_[i].iov_base), rx_msgs_[i].msg_len,
+                          peers_[i], local, Proto::kUdp, req.get(), &reply)) {
       case Server::Admission::kDrop:
         return;
       case Server::Admission::kReply:
         pending_.push_back({std::move(reply), peers_[i], rx_msgs_[i].msg_hdr.msg_namelen, local});
         return;
       case Server::Admission::kServe:
-        asio::co_spawn(io_, Serve(std::move(req), rx_msgs_[i].msg_hdr.msg_namelen), asio::detached);
+        asio::co_spawn(io_, Serve(server, std::move(req), rx_msgs_[i].msg_hdr.msg_namelen),
+                       asio::detached);
         return;
     }
   }
 
-  Task<void> Serve(std::unique_ptr<Request> req, socklen_t peer_len) {
+  // Holds `server` (and so its chains) until the reply is out, even if a
+  // reload swapped in another one meanwhile.
+  Task<void> Serve(std::shared_ptr<Server> server, std::unique_ptr<Request> req,
+                   socklen_t peer_len) {
     std::vector<uint8_t> reply;
-    co_await server_->Respond(*req, &reply);
+    co_await server->Respond(*req, &reply);
     if (reply.empty()) co_return;
     pending_.push_back({std::move(reply), req->remote, peer_len, req->local});
     ScheduleFlush();
@@ -236,7 +241,7 @@ class UdpListener::Worker {
     }
   }
 
-  Server* server_;
+  ServerSlot::Reader server_;
   int fd_;
   uint16_t port_ = 0;
   asio::io_context io_{1};
@@ -253,9 +258,9 @@ class UdpListener::Worker {
   uint8_t tx_ctrl_[kBatch][kControlSize];
 };
 
-std::unique_ptr<UdpListener> UdpListener::Create(Server* server, const std::string& bind_ip,
+std::unique_ptr<UdpListener> UdpListener::Create(ServerSlot* slot, const std::string& bind_ip,
                                                  uint16_t port, int workers, std::string* error) {
-  std::unique_ptr<UdpListener> l(new UdpListener(server));
+  std::unique_ptr<UdpListener> l(new UdpListener());
   std::vector<int> families;
   if (bind_ip.empty()) {
     families = {AF_INET, AF_INET6};
@@ -272,13 +277,11 @@ std::unique_ptr<UdpListener> UdpListener::Create(Server* server, const std::stri
         *error = err;
         return nullptr;
       }
-      l->workers_.push_back(std::make_unique<Worker>(server, fd, family));
+      l->workers_.push_back(std::make_unique<Worker>(slot, fd, family));
     }
   }
   return l;
 }
-
-UdpListener::UdpListener(Server* server) : server_(server) {}
 
 UdpListener::~UdpListener() { Stop(); }
 

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "slowpath/chain/server.h"
+#include "slowpath/server/server_slot.h"
 
 namespace warpdns::slowpath {
 
@@ -22,7 +22,7 @@ class UdpListener {
   // Binds the sockets now, so that errors (port in use, bad address) are
   // reported before anything is announced. `bind_ip` empty = all addresses
   // (0.0.0.0 and [::]).
-  static std::unique_ptr<UdpListener> Create(Server* server, const std::string& bind_ip,
+  static std::unique_ptr<UdpListener> Create(ServerSlot* slot, const std::string& bind_ip,
                                              uint16_t port, int workers, std::string* error);
   ~UdpListener();
 
@@ -32,9 +32,8 @@ class UdpListener {
 
  private:
   class Worker;
-  explicit UdpListener(Server* server);
+  UdpListener() = default;
 
-  Server* server_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stopping_{false};

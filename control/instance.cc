@@ -1,0 +1,211 @@
+#include "control/instance.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+
+namespace warpdns::control {
+
+namespace wire = ::warpdns::fastpath::wire;
+using slowpath::Chain;
+using slowpath::Plugin;
+using slowpath::PluginSpec;
+using slowpath::Server;
+
+namespace {
+
+constexpr int kMaxResolveDepth = 8;
+
+std::string HostPort(const std::string& bind, uint16_t port) {
+  if (bind.find(':') != std::string::npos) return "[" + bind + "]:" + std::to_string(port);
+  return bind + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+std::string_view Version() { return WARPDNS_VERSION; }
+
+std::shared_ptr<Instance> Instance::Build(const config::Corefile& corefile,
+                                          const CountersFor& counters, std::string* error) {
+  std::shared_ptr<Instance> instance(new Instance());
+  if (corefile.global) {
+    // Appliance options (I/O mode, cores) arrive with the fast path; until
+    // then any option here is a mistake worth stopping for.
+    for (const config::Directive& d : corefile.global->block) {
+      *error = config::ErrorAt(d.name, "unknown global option '" + d.name.text + "'");
+      return nullptr;
+    }
+  }
+  for (const config::ServerBlock& block : corefile.blocks) {
+    if (!instance->BuildBlock(block, counters, error)) return nullptr;
+  }
+  return instance;
+}
+
+bool Instance::BuildBlock(const config::ServerBlock& block, const CountersFor& counters,
+                          std::string* error) {
+  for (const config::Address& a : block.addresses) {
+    if (a.transport != "dns") {
+      *error = config::ErrorAt(a.key, "transport " + a.transport +
+                                          ":// is not supported yet (only dns://)");
+      return false;
+    }
+  }
+  // Execution order is plugin.cfg's, whatever the order in the file; several
+  // instances of one directive keep their file order.
+  std::vector<const config::Directive*> ordered;
+  for (const config::Directive& d : block.directives) ordered.push_back(&d);
+  std::stable_sort(ordered.begin(), ordered.end(), [](const auto* a, const auto* b) {
+    return config::PluginIndex(a->name.text) < config::PluginIndex(b->name.text);
+  });
+
+  std::vector<std::string> zones;
+  for (const config::Address& a : block.addresses) zones.push_back(a.zone);
+  std::string root;
+  std::vector<std::string> bind;
+
+  auto chain = std::make_shared<Chain>();
+  chain->zones = zones;
+  bool allows_non_in = false;
+  std::set<std::string> seen;
+  for (const config::Directive* d : ordered) {
+    const PluginSpec* spec = slowpath::FindPlugin(d->name.text);
+    if (spec == nullptr) {
+      *error = config::ErrorAt(d->name, "plugin '" + d->name.text +
+                                            "' is not supported by this warpdns build");
+      return false;
+    }
+    if (spec->once_per_block && !seen.insert(d->name.text).second) {
+      *error = "plugin/" + d->name.text + ": " +
+               config::ErrorAt(d->name, "this plugin can only be used once per Server Block");
+      return false;
+    }
+    // Settings stored by earlier setups (root, bind) carry over to later ones.
+    slowpath::SetupContext c{*d, block, zones, root, bind, this};
+    std::unique_ptr<Plugin> p = spec->setup(c, error);
+    if (!error->empty()) {
+      // Every start-up error names its place in the Corefile, even when the
+      // plugin reports a plain failure (a zone file that cannot be read).
+      if (error->find(" - Error during parsing: ") == std::string::npos) {
+        *error = config::ErrorAt(d->name, *error);
+      }
+      return false;
+    }
+    root = c.root;
+    bind = c.bind;
+    if (p) chain->plugins.push_back(std::move(p));
+    const std::string& n = d->name.text;
+    if (n == "chaos" || n == "forward" || n == "proxy") allows_non_in = true;
+  }
+  for (size_t i = 0; i + 1 < chain->plugins.size(); ++i) {
+    chain->plugins[i]->SetNext(chain->plugins[i + 1].get());
+  }
+
+  std::vector<std::string> binds = bind.empty() ? std::vector<std::string>{""} : bind;
+  for (const config::Address& a : block.addresses) {
+    for (const std::string& b : binds) {
+      ListenKey key{b, a.port};
+      std::shared_ptr<Server>& s = servers_[key];
+      if (!s) s = std::make_shared<Server>("dns://" + HostPort(b, a.port), counters(key));
+      s->AddZone(a.zone, chain);
+      if (allows_non_in) s->AllowNonInClasses();
+      for (const auto& p : chain->plugins) {
+        enabled_plugins_.push_back({s->label(), a.zone, std::string(p->Name())});
+      }
+    }
+    listen_lines_.push_back((a.transport == "dns" ? "" : a.transport + "://") + a.zone + ":" +
+                            std::to_string(a.port));
+  }
+  return true;
+}
+
+Instance::~Instance() { StopTasks(); }
+
+void Instance::StartTasks() {
+  std::lock_guard lock(task_mu_);
+  tasks_stopping_ = false;
+  for (auto& [period_ms, task] : tasks_) {
+    task_threads_.emplace_back([this, period_ms = period_ms, task = task] {
+      std::unique_lock lock(task_mu_);
+      while (!task_cv_.wait_for(lock, std::chrono::milliseconds(period_ms),
+                                [this] { return tasks_stopping_; })) {
+        lock.unlock();
+        task();
+        lock.lock();
+      }
+    });
+  }
+}
+
+void Instance::StopTasks() {
+  {
+    std::lock_guard lock(task_mu_);
+    tasks_stopping_ = true;
+  }
+  task_cv_.notify_all();
+  for (std::thread& t : task_threads_) t.join();
+  task_threads_.clear();
+}
+
+void Instance::RunShutdownHooks() {
+  for (auto& hook : shutdown_hooks_) hook();
+}
+
+bool Instance::AddHttpEndpoint(const std::string& address, const std::string& path,
+                               HttpHandler handler, std::string* /*error*/) {
+  // Several blocks may enable the same endpoint; they all report the same.
+  // The address is bound when the Runtime activates this instance.
+  http_[address][path] = std::move(handler);
+  return true;
+}
+
+void Instance::EnableReload(int64_t interval_ms, int64_t jitter_ms) {
+  reload_interval_ms_ = interval_ms;
+  reload_jitter_ms_ = jitter_ms;
+}
+
+void Instance::Every(int64_t period_ms, std::function<void()> task) {
+  tasks_.emplace_back(period_ms, std::move(task));
+}
+
+void Instance::OnShutdown(std::function<void()> hook) { shutdown_hooks_.push_back(std::move(hook)); }
+
+void Instance::Log(std::string_view line) { LogLine(line); }
+
+void LogLine(std::string_view line) {
+  static std::mutex* mu = new std::mutex;  // never destroyed: any thread may log at exit
+  std::lock_guard lock(*mu);
+  fwrite(line.data(), 1, line.size(), stdout);
+  fputc('\n', stdout);
+  fflush(stdout);
+}
+
+slowpath::Task<wire::Message> Instance::Resolve(const wire::Name& name, uint16_t type, bool dnssec_ok,
+                                           int depth) {
+  wire::Message query;
+  query.header.id = 0;
+  query.header.SetFlag(wire::flag::kRd, true);
+  query.question.push_back({name, type, wire::qclass::kIn});
+  query.edns.present = true;
+  query.edns.udp_size = wire::kMaxMessageSize;
+  if (dnssec_ok) query.edns.flags = wire::kEdnsDoBit;
+  wire::Message reply = wire::MakeReply(query);
+  if (depth > kMaxResolveDepth || servers_.empty()) {
+    reply.SetRcode(wire::rcode::kServFail);
+    co_return reply;
+  }
+  slowpath::Request req;
+  req.msg = query;
+  req.proto = slowpath::Proto::kTcp;  // no UDP size limit on internal lookups
+  Server& server = *servers_.begin()->second;
+  req.server = server.label();
+  req.metadata["warpdns/resolve_depth"] = std::to_string(depth);
+  std::vector<uint8_t> bytes;
+  slowpath::BufferWriter w(wire::kMaxMessageSize, &bytes, &reply);
+  co_await server.Serve(req, w);
+  co_return reply;
+}
+
+}  // namespace warpdns::control

@@ -1,0 +1,54 @@
+#include "control/reload_watch.h"
+
+#include <openssl/evp.h>
+
+#include <fstream>
+#include <random>
+#include <sstream>
+
+namespace warpdns::control {
+
+ReloadWatch::ReloadWatch(std::vector<std::string> files) : files_(std::move(files)) {
+  hash_ = HashFiles();
+}
+
+std::string ReloadWatch::HashFiles() const {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha512(), nullptr);
+  for (const std::string& f : files_) {
+    std::ifstream in(f, std::ios::binary);
+    std::stringstream buf;
+    buf << in.rdbuf();
+    const std::string content = buf.str();
+    EVP_DigestUpdate(ctx, content.data(), content.size());
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, digest, &len);
+  EVP_MD_CTX_free(ctx);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) {
+    hex.push_back(kHex[digest[i] >> 4]);
+    hex.push_back(kHex[digest[i] & 0xf]);
+  }
+  return hex;
+}
+
+bool ReloadWatch::Due(int64_t interval_ms, int64_t jitter_ms) {
+  const auto now = std::chrono::steady_clock::now();
+  if (scheduled_ && now < next_check_) return false;
+  const bool due = scheduled_;
+  // Jitter spreads the checks of a fleet that was restarted together.
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  const int64_t jitter = jitter_ms > 0 ? static_cast<int64_t>(rng() % jitter_ms) : 0;
+  next_check_ = now + std::chrono::milliseconds(interval_ms + jitter);
+  scheduled_ = true;
+  return due;
+}
+
+bool ReloadWatch::Changed() const { return HashFiles() != hash_; }
+
+void ReloadWatch::Remember() { hash_ = HashFiles(); }
+
+}  // namespace warpdns::control

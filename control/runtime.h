@@ -1,0 +1,78 @@
+// What lives as long as the process: the listeners (kept across reloads so no
+// query is dropped), the control HTTP servers, the counters of each listen
+// address, and the configuration Instance in force.
+#ifndef WARPDNS_CONTROL_RUNTIME_H_
+#define WARPDNS_CONTROL_RUNTIME_H_
+
+#include <prometheus/metric_family.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "control/http_server.h"
+#include "control/instance.h"
+#include "slowpath/server/server_slot.h"
+#include "slowpath/server/tcp_listener.h"
+#include "slowpath/server/udp_listener.h"
+
+namespace warpdns::control {
+
+struct RuntimeOptions {
+  int udp_workers = 0;  // 0: one per CPU
+};
+
+class Runtime {
+ public:
+  explicit Runtime(const RuntimeOptions& options);
+  ~Runtime();
+
+  // The counters of a listen address (created on first use, kept forever).
+  std::shared_ptr<slowpath::ServerCounters> CountersFor(const ListenKey& key);
+
+  // Makes `next` the configuration in force: binds the listeners and HTTP
+  // addresses it needs that are not open yet, hands every listener its new
+  // server, closes what it no longer uses, moves the periodic tasks over.
+  // Nothing changes when a bind fails: returns false with the error.
+  bool Activate(std::shared_ptr<Instance> next, std::string* error);
+  const std::shared_ptr<Instance>& current() const { return current_; }
+
+  // Frees retired configurations whose requests have all been answered.
+  void ReleaseRetired();
+  // Counts a failed reload (coredns_reload_failed_total).
+  void CountReloadFailure() { ++reload_failures_; }
+  void SetConfigHash(std::string sha512_hex) {
+    std::lock_guard lock(mu_);
+    config_hash_ = std::move(sha512_hex);
+  }
+
+  // Lameduck (shutdown hooks), then every listener and task stops.
+  void Shutdown();
+
+ private:
+  struct Listen {
+    std::unique_ptr<slowpath::ServerSlot> slot;
+    std::unique_ptr<slowpath::UdpListener> udp;
+    std::unique_ptr<slowpath::TcpListener> tcp;
+  };
+  std::vector<prometheus::MetricFamily> CollectMetrics() const;
+
+  RuntimeOptions options_;
+  std::map<ListenKey, std::shared_ptr<slowpath::ServerCounters>> counters_;
+  std::map<ListenKey, Listen> listens_;
+  std::map<std::string, std::unique_ptr<HttpServer>> http_;
+  mutable std::mutex mu_;  // counters_, current_, config_hash_: read by metric scrapes
+  std::shared_ptr<Instance> current_;
+  std::vector<std::shared_ptr<Instance>> retired_;
+  std::atomic<uint64_t> reload_failures_{0};
+  std::string config_hash_;
+  int collector_id_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace warpdns::control
+
+#endif  // WARPDNS_CONTROL_RUNTIME_H_
