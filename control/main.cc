@@ -210,6 +210,10 @@ int Main(int argc, char** argv) {
     fprintf(stderr, "%s\n", error.c_str());
     return 1;
   }
+  // Hashed before anything is announced: a change made right after the
+  // banner must count as a change.
+  ReloadWatch watch(files);
+  if (!path.empty()) runtime.SetConfigHash(watch.hash());
   if (!flags.pidfile.empty()) {
     std::ofstream(flags.pidfile) << getpid() << "\n";
   }
@@ -218,9 +222,6 @@ int Main(int argc, char** argv) {
     LogLine("warpdns-" + std::string(Version()));
     LogLine(BuildInfo());
   }
-
-  ReloadWatch watch(files);
-  if (!path.empty()) runtime.SetConfigHash(watch.hash());
   auto reload = [&](const std::string& why) {
     LogLine("[INFO] " + why + "Reloading");
     std::vector<std::string> new_files;
