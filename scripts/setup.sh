@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git ccache
   libldns-dev ldnsutils libjemalloc-dev libssl-dev libasio-dev libre2-dev nlohmann-json3-dev
+  libcurl4-openssl-dev etcd-server etcd-client
   prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
   bind9-dnsutils knot-dnsutils dnsperf knot nsd unbound dnsdist
   python3 python3-dnspython python3-pytest iproute2 procps
