@@ -150,7 +150,24 @@ void Instance::StopTasks() {
 }
 
 void Instance::RunShutdownHooks() {
+  shutting_down_ = true;
   for (auto& hook : shutdown_hooks_) hook();
+}
+
+void Instance::AddReadyCheck(std::string plugin, std::function<bool()> is_ready) {
+  std::lock_guard lock(ready_mu_);
+  ready_checks_.emplace_back(std::move(plugin), std::move(is_ready), false);
+}
+
+std::vector<std::string> Instance::NotReady(bool recheck) {
+  if (shutting_down_) return {"lameduck"};
+  std::lock_guard lock(ready_mu_);
+  std::set<std::string> names;
+  for (auto& [plugin, is_ready, seen] : ready_checks_) {
+    if (!seen || recheck) seen = is_ready();
+    if (!seen) names.insert(plugin);
+  }
+  return {names.begin(), names.end()};
 }
 
 bool Instance::AddHttpEndpoint(const std::string& address, const std::string& path,

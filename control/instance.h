@@ -4,6 +4,7 @@
 #ifndef WARPDNS_CONTROL_INSTANCE_H_
 #define WARPDNS_CONTROL_INSTANCE_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -73,6 +74,8 @@ class Instance final : public slowpath::Host,
   slowpath::Task<wire::Message> Resolve(const wire::Name& name, uint16_t type, bool dnssec_ok,
                                         int depth) override;
   void EnableReload(int64_t interval_ms, int64_t jitter_ms) override;
+  void AddReadyCheck(std::string plugin, std::function<bool()> is_ready) override;
+  std::vector<std::string> NotReady(bool recheck) override;
 
  private:
   Instance() = default;
@@ -89,6 +92,10 @@ class Instance final : public slowpath::Host,
   std::condition_variable task_cv_;
   bool tasks_stopping_ = false;
   std::vector<std::tuple<std::string, std::string, std::string>> enabled_plugins_;
+  std::mutex ready_mu_;
+  // (plugin, check, seen ready): ready plugins are not asked again (until-ready).
+  std::vector<std::tuple<std::string, std::function<bool()>, bool>> ready_checks_;
+  std::atomic<bool> shutting_down_{false};
   int64_t reload_interval_ms_ = 0;
   int64_t reload_jitter_ms_ = 0;
 };

@@ -119,6 +119,13 @@ class Host {
                                       int depth) = 0;
   // The `reload` plugin: poll the Corefile every interval (plus jitter).
   virtual void EnableReload(int64_t /*interval_ms*/, int64_t /*jitter_ms*/) {}
+  // A plugin that can be not ready (kubernetes before its first sync)
+  // registers how to ask; the `ready` plugin reports them all.
+  virtual void AddReadyCheck(std::string /*plugin*/, std::function<bool()> /*is_ready*/) {}
+  // Names of the plugins not ready now (sorted, each once); "lameduck"
+  // while shutting down. Unless `recheck`, a plugin once ready is not asked
+  // again (`monitor until-ready`).
+  virtual std::vector<std::string> NotReady(bool /*recheck*/) { return {}; }
 };
 
 // What a plugin's setup sees: the directive, the block and the host.
