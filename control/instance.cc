@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <set>
 
+#include "control/log.h"
+
 namespace warpdns::control {
 
 namespace wire = ::warpdns::fastpath::wire;
@@ -191,13 +193,6 @@ void Instance::OnShutdown(std::function<void()> hook) { shutdown_hooks_.push_bac
 
 void Instance::Log(std::string_view line) { LogLine(line); }
 
-void LogLine(std::string_view line) {
-  static std::mutex* mu = new std::mutex;  // never destroyed: any thread may log at exit
-  std::lock_guard lock(*mu);
-  fwrite(line.data(), 1, line.size(), stdout);
-  fputc('\n', stdout);
-  fflush(stdout);
-}
 
 slowpath::Task<wire::Message> Instance::Resolve(const wire::Name& name, uint16_t type, bool dnssec_ok,
                                            int depth) {

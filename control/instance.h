@@ -100,9 +100,6 @@ class Instance final : public slowpath::Host,
   int64_t reload_jitter_ms_ = 0;
 };
 
-// Writes one line to stdout, whole, whatever thread calls it.
-void LogLine(std::string_view line);
-
 }  // namespace warpdns::control
 
 #endif  // WARPDNS_CONTROL_INSTANCE_H_

@@ -12,6 +12,7 @@
 
 #include "config/corefile.h"
 #include "control/instance.h"
+#include "control/log.h"
 #include "control/reload_watch.h"
 #include "control/runtime.h"
 #include "slowpath/chain/plugin.h"
@@ -221,6 +222,7 @@ int Main(int argc, char** argv) {
     for (const std::string& line : runtime.current()->listen_lines()) LogLine(line);
     LogLine("warpdns-" + std::string(Version()));
     LogLine(BuildInfo());
+    FlushLog();
   }
   auto reload = [&](const std::string& why) {
     LogLine("[INFO] " + why + "Reloading");
@@ -266,6 +268,7 @@ int Main(int argc, char** argv) {
   }
   runtime.Shutdown();
   if (!flags.pidfile.empty()) unlink(flags.pidfile.c_str());
+  FlushLog();
   return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "control/log.h"
 #include "slowpath/metrics/metrics.h"
 
 namespace warpdns::control {
@@ -173,6 +174,12 @@ std::vector<prometheus::MetricFamily> Runtime::CollectMetrics() const {
                                         prometheus::MetricType::Counter, {}};
   panic_family.metric.push_back(CounterSample(static_cast<double>(panics), {}));
   out.push_back(std::move(panic_family));
+
+  prometheus::MetricFamily log_drops{"warpdns_log_dropped_lines_total",
+                                     "Log lines dropped because stdout did not keep up.",
+                                     prometheus::MetricType::Counter, {}};
+  log_drops.metric.push_back(CounterSample(static_cast<double>(DroppedLogLines()), {}));
+  out.push_back(std::move(log_drops));
 
   prometheus::MetricFamily failed{"coredns_reload_failed_total",
                                   "Counter of the number of failed reload attempts.",
