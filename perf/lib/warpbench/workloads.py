@@ -1,0 +1,40 @@
+"""The workloads perf/run can drive, and which servers each compares by default."""
+
+from . import data
+
+
+class Workload:
+    def __init__(self, key, title, servers, queries):
+        self.key = key
+        self.title = title
+        self.servers = servers   # default server keys, warpdns first
+        self.queries = queries   # "hit", "nx", "mix", or None (bigzone: no dnsperf)
+
+
+AUTH_SERVERS = ["warpdns", "knot", "nsd", "unbound-local"]
+CACHE_SERVERS = ["dnsdist", "unbound-fwd"]
+
+WORKLOADS = {
+    "auth": Workload("auth", "authoritative hits, 10k-name zone",
+                     AUTH_SERVERS, "hit"),
+    "cache": Workload("cache", "cache hits behind forward (caches warmed first)",
+                      ["warpdns"] + CACHE_SERVERS, "hit"),
+    "mix": Workload("mix", "50% misses: every other query a never-seen name "
+                    "(NXDOMAIN from an authoritative server, a real miss for a cache)",
+                    AUTH_SERVERS + CACHE_SERVERS, "mix"),
+    "nxdomain": Workload("nxdomain", "NXDOMAIN, 10k absent names (caches warmed)",
+                         AUTH_SERVERS + CACHE_SERVERS, "nx"),
+    "bigzone": Workload("bigzone", "1M-record zone: load time and memory",
+                        ["warpdns", "knot", "nsd"], None),
+}
+DEFAULT = ["auth", "cache"]
+ORDER = ["auth", "cache", "mix", "nxdomain", "bigzone"]
+
+
+def query_file(workload, zone, path):
+    """The fixed query file of a hit or nx workload (mix files are made per round)."""
+    if workload.queries == "hit":
+        return data.hit_queries(path, zone)
+    if workload.queries == "nx":
+        return data.nxdomain_queries(path, zone)
+    return None
