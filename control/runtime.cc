@@ -1,5 +1,7 @@
 #include "control/runtime.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <thread>
 
@@ -12,7 +14,13 @@ using slowpath::metrics::CounterSample;
 
 Runtime::Runtime(const RuntimeOptions& options) : options_(options) {
   if (options_.udp_workers <= 0) {
-    options_.udp_workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    // One worker per CPU this process may run on (taskset, cgroups), not
+    // per CPU of the machine: extra workers on one core only add switches.
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    const int allowed = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 0;
+    options_.udp_workers =
+        allowed > 0 ? allowed : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
   collector_id_ = slowpath::metrics::AddCollector([this] { return CollectMetrics(); });
 }

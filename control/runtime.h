@@ -22,7 +22,7 @@
 namespace warpdns::control {
 
 struct RuntimeOptions {
-  int udp_workers = 0;  // 0: one per CPU
+  int udp_workers = 0;  // 0: one per CPU the process may run on
 };
 
 class Runtime {
