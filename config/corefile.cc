@@ -520,7 +520,7 @@ const std::vector<std::string_view>& PluginOrder() {
       "tsig",        "rewrite",   "autopath", "acl",          "cache",       "header",
       "dnssec",      "tls",       "minimal",  "template",     "transfer",    "hosts",
       "route53",     "azure",     "clouddns", "k8s_external", "kubernetes",  "file",
-      "auto",        "secondary", "etcd",     "loop",         "forward",     "grpc",
+      "auto",        "secondary", "etcd",     "loop",         "forward",     "proxy",       "grpc",
       "erratic",     "whoami",    "on",       "sign",         "view",        "nomad",
   };
   return kOrder;

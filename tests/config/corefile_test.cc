@@ -590,8 +590,8 @@ const BadCase kBadCases[] = {
     {"CloseBraceInsteadOfKeys", "}\n", 1, "no matching opening brace"},
     {"CloseBraceInBracelessBlock", "example.org\nlog\n}\n", 3, "no matching opening brace"},
     {"UnknownDirective", ".:53 {\n  log\n  foo bar\n}\n", 3, "Unknown directive 'foo'"},
-    {"UnknownDirectiveInBracelessBlock", "example.org\nlog\nproxy . 8.8.8.8\n", 3,
-     "Unknown directive 'proxy'"},
+    {"UnknownDirectiveInBracelessBlock", "example.org\nlog\nproxi . 8.8.8.8\n", 3,
+     "Unknown directive 'proxi'"},
     {"KeyListThenDirective", "example.org\nfoo\n", 2, "Unknown directive 'foo'"},
     {"DirectiveBeforeAnyKey", "log\n.:53 {\n}\n", 2, "Unknown directive '.:53'"},
     {"PortNotNumeric", "example.org:abc {\n}\n", 1, "Invalid port 'abc'"},
@@ -683,12 +683,15 @@ TEST(CorefileTest, ErrorFormat) {
 
 TEST(PluginOrderTest, MatchesPluginCfg) {
   const auto& order = PluginOrder();
-  EXPECT_EQ(order.size(), 60u);
+  // Today's plugin.cfg plus the 2017 `proxy`, placed after forward as in
+  // CoreDNS 1.0-1.4, so that seed-era Corefiles still parse.
+  EXPECT_EQ(order.size(), 61u);
   EXPECT_EQ(order.front(), "root");
   EXPECT_EQ(order.back(), "nomad");
   EXPECT_EQ(PluginIndex("root"), 0);
-  EXPECT_EQ(PluginIndex("nomad"), 59);
-  EXPECT_EQ(PluginIndex("proxy"), -1);
+  EXPECT_EQ(PluginIndex("nomad"), 60);
+  EXPECT_EQ(PluginIndex("proxy"), PluginIndex("forward") + 1);
+  EXPECT_EQ(PluginIndex("nosuchplugin"), -1);
   EXPECT_EQ(PluginIndex(""), -1);
   EXPECT_LT(PluginIndex("prometheus"), PluginIndex("errors"));
   EXPECT_LT(PluginIndex("errors"), PluginIndex("log"));
