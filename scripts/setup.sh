@@ -10,6 +10,7 @@ PACKAGES=(
   prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
   bind9-dnsutils knot-dnsutils dnsperf knot nsd unbound dnsdist
   python3 python3-dnspython python3-pytest iproute2 procps
+  dpdk dpdk-dev libdpdk-dev ethtool
 )
 
 missing=()
