@@ -1,0 +1,303 @@
+"""forward against real upstreams: Unbound instances on loopback serving
+different data (TXT "u1", "u2", ...), so each answer says who gave it.
+
+Run: WARPDNS_BIN=build-fwd/control/warpdns /usr/bin/python3 -m pytest tests/slowpath/plugins/forward
+"""
+import collections
+import pathlib
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3]))
+
+from harness import Warpdns, free_port  # noqa: E402
+from peers import Unbound  # noqa: E402
+
+
+def txt(reply):
+    for rrset in reply.answer:
+        for rr in rrset:
+            return b"".join(rr.strings).decode()
+    return None
+
+
+def upstreams(tmp_path, n, **kw):
+    return [Unbound(tmp_path, text="u%d" % (k + 1), label="u%d" % (k + 1), **kw)
+            for k in range(n)]
+
+
+@pytest.fixture
+def three(tmp_path):
+    ups = upstreams(tmp_path, 3)
+    yield ups
+    for u in ups:
+        u.stop()
+
+
+def who_counts(srv, n, qname="who.example."):
+    counts = collections.Counter()
+    for k in range(n):
+        counts[txt(srv.query("q%d.%s" % (k, qname), "TXT"))] += 1
+    return counts
+
+
+def test_policies(tmp_path, three):
+    to = " ".join(u.addr for u in three)
+    corefile = "".join(
+        "%s.example:@PORT@ {\n  bind 127.0.0.1\n  forward . %s {\n    policy %s\n  }\n}\n"
+        % (zone, to, policy)
+        for zone, policy in [("seq", "sequential"), ("rr", "round_robin"), ("rnd", "random")])
+    with Warpdns(tmp_path / "w", corefile) as srv:
+        seq = who_counts(srv, 30, "seq.example.")
+        rr = who_counts(srv, 30, "rr.example.")
+        rnd = who_counts(srv, 300, "rnd.example.")
+    print("sequential", dict(seq), "round_robin", dict(rr), "random", dict(rnd))
+    assert seq == {"u1": 30}
+    assert rr == {"u1": 10, "u2": 10, "u3": 10}
+    assert set(rnd) == {"u1", "u2", "u3"} and min(rnd.values()) > 60
+
+
+def test_except_goes_to_the_next_plugin(tmp_path, three):
+    corefile = """.:@PORT@ {
+  bind 127.0.0.1
+  forward example %s {
+    except internal.example
+  }
+  whoami
+}
+""" % three[0].addr
+    with Warpdns(tmp_path / "w", corefile) as srv:
+        assert txt(srv.query("www.example.", "TXT")) == "u1"
+        inside = srv.query("db.internal.example.", "TXT")
+        assert not inside.answer and inside.additional  # whoami's answer
+        assert txt(srv.query("internal.example.", "TXT")) is None
+        outside = srv.query("www.example.net.", "A")
+        assert not outside.answer and outside.additional
+
+
+def test_force_tcp_reaches_a_tcp_only_upstream(tmp_path):
+    up = Unbound(tmp_path, text="tcp-only", label="tcp", udp=False)
+    try:
+        corefile = """a.example:@PORT@ {
+  bind 127.0.0.1
+  forward . %s {
+    force_tcp
+    max_fails 0
+  }
+}
+b.example:@PORT@ {
+  bind 127.0.0.1
+  forward . %s
+}
+""" % (up.addr, up.addr)
+        with Warpdns(tmp_path / "w", corefile) as srv:
+            assert txt(srv.query("x.a.example.", "TXT")) == "tcp-only"
+            # Over UDP (the client's transport) the same upstream is unreachable:
+            # SERVFAIL once health checks have marked it down (about 1s).
+            assert srv.query("x.b.example.", "TXT", timeout=4).rcode() == dns.rcode.SERVFAIL
+    finally:
+        up.stop()
+
+
+def test_truncated_answer_retried_over_tcp_with_prefer_udp(tmp_path):
+    big = ['%s 60 IN TXT "%s"' % (name, chr(97 + k) * 200)
+           for name in ("big.example.", "big.other.") for k in range(6)]
+    up = Unbound(tmp_path, label="big", local_zones=["big.example. static", "big.other. static"],
+                 local_data=big, max_udp_size=512)
+    try:
+        corefile = """big.example:@PORT@ {
+  bind 127.0.0.1
+  forward . %s {
+    prefer_udp
+  }
+}
+.:@PORT@ {
+  bind 127.0.0.1
+  forward . %s
+}
+""" % (up.addr, up.addr)
+        with Warpdns(tmp_path / "w", corefile) as srv:
+            # The upstream truncates at 512 whatever the client offers.
+            q = dns.message.make_query("big.example.", "TXT", use_edns=0, payload=4096)
+            assert dns.query.udp(q, "127.0.0.1", port=up.port, timeout=3).flags & dns.flags.TC
+            r = srv.send(q)
+            assert not r.flags & dns.flags.TC
+            assert len(r.answer[0]) == 6
+            # Without prefer_udp the truncated answer goes back as it came.
+            r = srv.query("big.other.", "TXT", use_edns=0, payload=4096)
+            assert r.flags & dns.flags.TC
+    finally:
+        up.stop()
+
+
+def metric(text, name, labels=""):
+    m = re.search(r"^%s%s (\S+)$" % (re.escape(name), re.escape("{%s}" % labels if labels else "")),
+                  text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def scrape(port):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=2) as r:
+        return r.read().decode()
+
+
+def wait_metric(port, pred, timeout, step=0.01):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred(scrape(port)):
+            return time.monotonic()
+        time.sleep(step)
+    return None
+
+
+def test_failover_under_load(tmp_path):
+    """dnsperf at 2000 qps while upstream u2 is killed by PID and started again.
+
+    A query u2 had received but not answered when it died is retried on u1
+    after read_timeout (2s), so dnsperf waits up to 5s before calling it lost.
+    """
+    ups = upstreams(tmp_path, 2)
+    u1, u2 = ups
+    mport = free_port()
+    corefile = """.:@PORT@ {
+  bind 127.0.0.1
+  prometheus 127.0.0.1:%d
+  forward . %s %s
+}
+""" % (mport, u1.addr, u2.addr)
+    names = tmp_path / "names.txt"
+    names.write_text("".join("n%d.example. TXT\n" % k for k in range(1000)))
+    try:
+        with Warpdns(tmp_path / "w", corefile) as srv:
+            perf = subprocess.Popen(
+                ["dnsperf", "-s", "127.0.0.1", "-p", str(srv.port), "-d", str(names),
+                 "-l", "9", "-Q", "2000", "-t", "5"],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            to2 = 'to="%s"' % u2.addr
+            # Both upstreams take traffic first.
+            assert wait_metric(mport, lambda t: metric(t, "coredns_forward_requests_total", to2) > 100, 5)
+            killed = time.monotonic()
+            u2.kill()
+            # Marked down: the third failed probe (fails > max_fails 2).
+            down = wait_metric(
+                mport, lambda t: metric(t, "coredns_forward_healthcheck_failures_total", to2) >= 3, 5)
+            assert down is not None
+            before = metric(scrape(mport), "coredns_forward_requests_total", to2)
+            time.sleep(2)
+            # Marked down means no more attempts on it.
+            assert metric(scrape(mport), "coredns_forward_requests_total", to2) == before
+            u2.restart()
+            back = time.monotonic()
+            up = wait_metric(
+                mport, lambda t: metric(t, "coredns_forward_requests_total", to2) > before, 5)
+            assert up is not None
+            out, _ = perf.communicate(timeout=30)
+    finally:
+        for u in ups:
+            u.stop()
+    sent = int(re.search(r"Queries sent:\s+(\d+)", out).group(1))
+    lost = int(re.search(r"Queries lost:\s+(\d+)", out).group(1))
+    servfail = re.search(r"SERVFAIL (\d+)", out)
+    servfail = int(servfail.group(1)) if servfail else 0
+    print("failover: sent %d, lost %d, SERVFAIL %d; u2 marked down %.3fs after the kill, "
+          "back up %.3fs after it answered again" % (sent, lost, servfail, down - killed, up - back))
+    assert servfail == 0 and lost == 0
+    assert down - killed < 1.25  # probes at 0, 0.5s, 1.0s (health_check 0.5s, max_fails 2)
+    assert up - back < 2
+
+
+def test_all_upstreams_down_servfail_quickly(tmp_path):
+    ups = upstreams(tmp_path, 2)
+    mport = free_port()
+    corefile = """.:@PORT@ {
+  bind 127.0.0.1
+  prometheus 127.0.0.1:%d
+  forward . %s %s
+}
+""" % (mport, ups[0].addr, ups[1].addr)
+    try:
+        with Warpdns(tmp_path / "w", corefile) as srv:
+            assert txt(srv.query("a.example.", "TXT")) in ("u1", "u2")
+            for u in ups:
+                u.kill()
+            start = time.monotonic()
+            # Until both are marked down a query keeps trying them (CoreDNS's loop).
+            assert srv.query("b.example.", "TXT", timeout=6).rcode() == dns.rcode.SERVFAIL
+            first = time.monotonic() - start
+            assert wait_metric(mport, lambda t: all(
+                metric(t, "coredns_forward_healthcheck_failures_total", 'to="%s"' % u.addr) >= 3
+                for u in ups), 5)
+            times = []
+            for k in range(20):
+                t = time.monotonic()
+                assert srv.query("c%d.example." % k, "TXT").rcode() == dns.rcode.SERVFAIL
+                times.append(time.monotonic() - t)
+            print("all down: first query %.3fs, then SERVFAIL in at most %.1f ms"
+                  % (first, 1000 * max(times)))
+            assert max(times) < 0.1
+    finally:
+        for u in ups:
+            u.stop()
+
+
+def make_cert(tmp_path):
+    """A self-signed certificate for dns.test and 127.0.0.1."""
+    key, crt = tmp_path / "tls.key", tmp_path / "tls.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out", str(crt),
+                    "-days", "2", "-subj", "/CN=dns.test",
+                    "-addext", "subjectAltName=DNS:dns.test,IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=30)
+    return crt, key
+
+
+def test_dot_upstream(tmp_path):
+    crt, key = make_cert(tmp_path)
+    up = Unbound(tmp_path, text="over-tls", label="dot", tls=(crt, key))
+    try:
+        corefile = """named.example:@PORT@ {
+  bind 127.0.0.1
+  forward . tls://127.0.0.1:%d {
+    tls %s
+    tls_servername dns.test
+  }
+}
+byip.example:@PORT@ {
+  bind 127.0.0.1
+  forward . tls://127.0.0.1:%d {
+    tls %s
+  }
+}
+wrong.example:@PORT@ {
+  bind 127.0.0.1
+  forward . tls://127.0.0.1:%d {
+    tls %s
+    tls_servername other.test
+  }
+}
+""" % (up.tls_port, crt, up.tls_port, crt, up.tls_port, crt)
+        try:
+            srv = Warpdns(tmp_path / "w", corefile)
+        except RuntimeError as e:
+            if "need a build with OpenSSL" in str(e):
+                pytest.skip("this warpdns was built without OpenSSL")
+            raise
+        with srv:
+            # The TLS port speaks only TLS: an answer means the session worked.
+            assert txt(srv.query("a.named.example.", "TXT")) == "over-tls"
+            assert txt(srv.query("b.named.example.", "TXT", tcp=True)) == "over-tls"
+            assert txt(srv.query("c.byip.example.", "TXT")) == "over-tls"
+            # A certificate for another name is refused (SERVFAIL once the
+            # failing handshakes have marked the upstream down, about 1s).
+            assert srv.query("d.wrong.example.", "TXT", timeout=4).rcode() == dns.rcode.SERVFAIL
+    finally:
+        up.stop()
