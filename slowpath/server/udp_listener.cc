@@ -43,7 +43,9 @@ int OpenSocket(int family, const std::string& ip, uint16_t port, std::string* er
       return -1;
     }
     sl = sizeof(sockaddr_in);
-    setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+    // Only a wildcard socket needs to learn (and reply from) the address a
+    // query came to; the ancillary data costs every packet something.
+    if (ip.empty()) setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
   } else {
     auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
     a->sin6_family = AF_INET6;
@@ -57,7 +59,7 @@ int OpenSocket(int family, const std::string& ip, uint16_t port, std::string* er
     }
     sl = sizeof(sockaddr_in6);
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+    if (ip.empty()) setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
   }
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), sl) != 0) {
     *error = "listen udp " + (ip.empty() ? std::string(family == AF_INET ? "0.0.0.0" : "[::]") : ip) +
@@ -122,10 +124,12 @@ class UdpListener::Worker {
   Worker(ServerSlot* slot, int fd, int family) : server_(slot), fd_(fd), socket_(io_) {
     asio::error_code ec;
     socket_.assign(family == AF_INET ? asio::ip::udp::v4() : asio::ip::udp::v6(), fd, ec);
-    sockaddr_storage bound{};
-    socklen_t bl = sizeof(bound);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bl);
-    port_ = ntohs(reinterpret_cast<sockaddr_in&>(bound).sin_port);
+    socklen_t bl = sizeof(bound_);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&bound_), &bl);
+    port_ = ntohs(reinterpret_cast<sockaddr_in&>(bound_).sin_port);
+    wildcard_ = family == AF_INET
+                    ? reinterpret_cast<sockaddr_in&>(bound_).sin_addr.s_addr == htonl(INADDR_ANY)
+                    : IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<sockaddr_in6&>(bound_).sin6_addr);
     rx_.resize(kBatch * kMaxUdpPayload);
   }
 
@@ -169,15 +173,15 @@ class UdpListener::Worker {
       rx_msgs_[i].msg_hdr.msg_namelen = sizeof(peers_[i]);
       rx_msgs_[i].msg_hdr.msg_iov = &rx_iov_[i];
       rx_msgs_[i].msg_hdr.msg_iovlen = 1;
-      rx_msgs_[i].msg_hdr.msg_control = rx_ctrl_[i];
-      rx_msgs_[i].msg_hdr.msg_controllen = kControlSize;
+      rx_msgs_[i].msg_hdr.msg_control = wildcard_ ? rx_ctrl_[i] : nullptr;
+      rx_msgs_[i].msg_hdr.msg_controllen = wildcard_ ? kControlSize : 0;
     }
     return recvmmsg(fd_, rx_msgs_, kBatch, MSG_DONTWAIT, nullptr);
   }
 
   void Admit(const std::shared_ptr<Server>& server, int i) {
-    sockaddr_storage local{};
-    ReadLocal(rx_msgs_[i].msg_hdr, &local, port_);
+    sockaddr_storage local = bound_;
+    if (wildcard_) ReadLocal(rx_msgs_[i].msg_hdr, &local, port_);
     auto req = std::make_unique<Request>();
     std::vector<uint8_t> reply;
     switch (server->Admit(static_cast<const uint8_t*>(rx_iov_[i].iov_base), rx_msgs_[i].msg_len,
@@ -226,7 +230,7 @@ class UdpListener::Worker {
         tx_msgs_[out].msg_hdr.msg_namelen = it->peer_len;
         tx_msgs_[out].msg_hdr.msg_iov = &tx_iov_[out];
         tx_msgs_[out].msg_hdr.msg_iovlen = 1;
-        size_t cl = WriteSource(it->local, tx_ctrl_[out]);
+        size_t cl = wildcard_ ? WriteSource(it->local, tx_ctrl_[out]) : 0;
         tx_msgs_[out].msg_hdr.msg_control = cl ? tx_ctrl_[out] : nullptr;
         tx_msgs_[out].msg_hdr.msg_controllen = cl;
       }
@@ -244,6 +248,8 @@ class UdpListener::Worker {
   ServerSlot::Reader server_;
   int fd_;
   uint16_t port_ = 0;
+  sockaddr_storage bound_{};
+  bool wildcard_ = false;  // bound to 0.0.0.0 / [::]: track each query's local address
   asio::io_context io_{1};
   asio::ip::udp::socket socket_;
   bool flush_posted_ = false;

@@ -359,3 +359,13 @@ def test_default_corefile_serves_the_sample_zone(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
+
+
+def test_wildcard_listener_replies_from_the_address_queried(tmp_path):
+    # No bind: the socket is on 0.0.0.0, and each reply must leave from the
+    # loopback address its query was sent to (dnspython rejects any other).
+    with Warpdns(tmp_path, ".:@PORT@ {\n whoami\n}\n") as s:
+        for addr in ("127.0.0.1", "127.0.0.2", "127.1.2.3"):
+            r = dns.query.udp(dns.message.make_query("x.test.", "A"), addr, port=s.port, timeout=3)
+            assert r.rcode() == dns.rcode.NOERROR
+            assert r.additional[0][0].address == "127.0.0.1"
