@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "control/log.h"
+#include "fastpath/memo/response_memo.h"
 #include "slowpath/metrics/metrics.h"
 
 namespace warpdns::control {
@@ -105,6 +106,8 @@ bool Runtime::Activate(std::shared_ptr<Instance> next, std::string* error) {
     retired_.push_back(std::move(previous));
   }
   next->StartTasks();
+  // Memoized replies belong to the previous configuration.
+  fastpath::BumpDataGeneration();
   ReleaseRetired();
   return true;
 }

@@ -24,6 +24,8 @@ namespace wire = ::warpdns::fastpath::wire;
 enum class Proto : uint8_t { kUdp, kTcp, kTls, kHttps, kGrpc };
 std::string_view ProtoName(Proto p);  // "udp", "tcp" (tls/https/grpc log as "tcp")
 
+struct Chain;
+
 // One query as the chain sees it (CoreDNS's request.Request).
 struct Request {
   wire::Message msg;               // the parsed query (mutable: rewrite, bufsize)
@@ -38,6 +40,11 @@ struct Request {
   // The plugin currently serving the request (set by Plugin::Next): a writer
   // records it as the `plugin` label of coredns_dns_responses_total.
   std::string_view active_plugin;
+  // The chain that served the request (null: the server answered itself).
+  const Chain* chain = nullptr;
+  // Cleared by a plugin whose answer for this request depended on more than
+  // the query and the data (an answer resolved through another chain).
+  bool memoizable = true;
 
   const wire::Name& QName() const { return msg.question.at(0).name; }
   std::string QNameText() const;   // lowercased, with trailing dot
@@ -84,6 +91,11 @@ class Plugin {
   // A coroutine: plugins that wait (forward, backends) co_await on the
   // event loop of the thread serving the request.
   virtual Task<Result> ServeDns(Request& req, ResponseWriter& w) = 0;
+  // True when the reply depends only on the query's bytes and the data (the
+  // generation of fastpath::DataGeneration()): no client address, clock,
+  // randomness or side effect. A chain made only of such plugins may have
+  // its UDP replies memoized by the socket-mode fast path.
+  virtual bool Deterministic() const { return false; }
   // Called once after the chain is linked.
   void SetNext(Plugin* next) { next_ = next; }
   Plugin* next() const { return next_; }

@@ -122,6 +122,15 @@ Task<void> Server::Respond(Request& req, std::vector<uint8_t>* reply) {
   in_flight_.fetch_sub(1, std::memory_order_release);
 }
 
+bool Server::Memoizable(const Request& req, const std::vector<uint8_t>& reply) {
+  if (!req.memoizable || req.chain == nullptr || reply.size() < wire::kHeaderSize) return false;
+  wire::Header h;
+  wire::ReadHeader(reply.data(), reply.size(), &h);
+  const int rcode = h.rcode();
+  return !h.tc() && (rcode == wire::rcode::kNoError || rcode == wire::rcode::kNxDomain) &&
+         req.chain->Deterministic();
+}
+
 Task<void> Server::Handle(std::vector<uint8_t> pkt, sockaddr_storage remote,
                           sockaddr_storage local, Proto proto, std::vector<uint8_t>* reply) {
   Request req;
@@ -175,6 +184,7 @@ Task<void> Server::Serve(Request& req, ResponseWriter& w) {
     co_return;
   }
   req.zone = zone;
+  req.chain = chain;
   req.active_plugin = head->Name();
   Result r = co_await head->ServeDns(req, w);
   if (CallerMustWrite(r.rcode) && !w.Written()) write_rcode(r.rcode);

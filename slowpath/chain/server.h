@@ -20,6 +20,14 @@ struct Chain {
   std::vector<std::string> zones;
   std::vector<std::unique_ptr<Plugin>> plugins;
   Plugin* head() const { return plugins.empty() ? nullptr : plugins.front().get(); }
+  // Every plugin is Deterministic(): replies may be memoized.
+  bool Deterministic() const {
+    if (plugins.empty()) return false;
+    for (const auto& p : plugins) {
+      if (!p->Deterministic()) return false;
+    }
+    return true;
+  }
 };
 
 // Why a packet was not served normally, and recovered plugin failures.
@@ -83,6 +91,10 @@ class Server {
   // into *reply (left empty when nothing is to be sent). Runs on the event
   // loop of the calling thread; `req` and `reply` must outlive it.
   Task<void> Respond(Request& req, std::vector<uint8_t>* reply);
+
+  // Whether the reply just produced for `req` may be memoized: a
+  // deterministic chain wrote a NOERROR or NXDOMAIN reply without TC.
+  static bool Memoizable(const Request& req, const std::vector<uint8_t>& reply);
 
   // Admit, then Respond: the whole path for tests and simple callers.
   Task<void> Handle(std::vector<uint8_t> pkt, sockaddr_storage remote, sockaddr_storage local,

@@ -140,6 +140,8 @@ class ErrorHandler : public Plugin {
       : consolidator_(std::move(consolidator)) {}
 
   std::string_view Name() const override { return "errors"; }
+  // Logs only errors, and replies carrying one are never memoized.
+  bool Deterministic() const override { return true; }
 
   Task<Result> ServeDns(Request& req, ResponseWriter& w) override {
     Result result = co_await Next(req, w);

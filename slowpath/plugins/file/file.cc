@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/corefile.h"
+#include "fastpath/memo/response_memo.h"
 #include "slowpath/chain/plugin.h"
 #include "slowpath/plugins/file/zone.h"
 
@@ -146,6 +147,7 @@ void ReloadZones(State& state) {
                          : old == nullptr || (fresh != nullptr && old->Serial() != fresh->Serial());
       if (fresh != nullptr && changed) {
         slot->zone.store(fresh);
+        fastpath::BumpDataGeneration();
         slot->served = *stamp;
         Log(state.host, "[INFO] plugin/file: Successfully reloaded zone \"" + origin + "\" in \"" +
                             slot->path + "\" with " + std::to_string(fresh->Serial()) +
@@ -162,6 +164,7 @@ class FilePlugin : public Plugin {
  public:
   explicit FilePlugin(std::shared_ptr<State> state) : state_(std::move(state)) {}
   std::string_view Name() const override { return "file"; }
+  bool Deterministic() const override { return true; }
   Task<Result> ServeDns(Request& req, ResponseWriter& w) override;
 
  private:
@@ -216,6 +219,7 @@ Task<Result> FilePlugin::ServeDns(Request& req, ResponseWriter& w) {
   if (r.external_cname) {
     std::optional<wire::Message> upstream;
     if (state_->host != nullptr) {
+      req.memoizable = false;  // the answer also depends on another chain
       upstream = co_await state_->host->Resolve(r.external_target, qtype, dnssec_ok, depth + 1);
     }
     zone->ResolveExternal(upstream ? &*upstream : nullptr, dnssec_ok, &r);
@@ -322,6 +326,7 @@ std::unique_ptr<Plugin> Setup(SetupContext& ctx, std::string* error) {
         return nullptr;
       }
       slot->zone.store(std::move(z));
+      fastpath::BumpDataGeneration();
       slot->parsed = slot->served = *stamp;
       slot->parsed_racy = Racy(*stamp);
     }

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "fastpath/memo/response_memo.h"
 #include "slowpath/chain/plugin.h"
 
 namespace warpdns::slowpath::hosts {
@@ -172,6 +173,7 @@ class HostsFile {
       std::lock_guard snapshot_lock(file_mu_);
       file_ = std::move(entries);
     }
+    fastpath::BumpDataGeneration();
     mtime_ = st.st_mtim;
     size_ = st.st_size;
   }
@@ -251,6 +253,7 @@ class Hosts : public Plugin {
       : file_(std::move(file)), options_(std::move(options)) {}
 
   std::string_view Name() const override { return "hosts"; }
+  bool Deterministic() const override { return true; }
 
   Task<Result> ServeDns(Request& req, ResponseWriter& w) override {
     const std::string qname = req.QNameText();
