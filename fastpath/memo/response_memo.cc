@@ -3,6 +3,7 @@
 #include <atomic>
 #include <bit>
 #include <cstring>
+#include <new>
 
 namespace warpdns::fastpath {
 namespace {
@@ -17,7 +18,9 @@ void BumpDataGeneration() noexcept { data_generation.fetch_add(1, std::memory_or
 
 ResponseMemo::ResponseMemo(size_t slots)
     : mask_(std::bit_ceil(slots < 2 ? size_t{2} : slots) - 1),
-      entries_(new Entry[mask_ + 1]) {}
+      entries_(static_cast<Entry*>(std::calloc(mask_ + 1, sizeof(Entry)))) {
+  if (!entries_) throw std::bad_alloc();  // at start-up, never per packet
+}
 
 uint64_t ResponseMemo::Hash(const uint8_t* query, size_t len) noexcept {
   // FNV-1a over the octets after the ID.

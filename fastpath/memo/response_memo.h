@@ -9,16 +9,18 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 
 namespace warpdns::fastpath {
 
 class ResponseMemo {
  public:
-  static constexpr size_t kMaxQuery = 288;   // longest name + question + OPT with a cookie
-  static constexpr size_t kMaxReply = 1232;  // the common EDNS buffer size
+  static constexpr size_t kMaxQuery = 160;  // a long name, the question and an OPT with a cookie
+  static constexpr size_t kMaxReply = 512;  // most answers; bigger ones stay on the slow path
 
-  // `slots` is rounded up to a power of two. Allocated once, here.
+  // `slots` is rounded up to a power of two. Allocated once, here, as zero
+  // pages: memory becomes resident only as slots fill.
   explicit ResponseMemo(size_t slots);
 
   // On a hit, writes the reply (with the query's ID) to `out` (at least
@@ -33,19 +35,22 @@ class ResponseMemo {
               uint64_t generation) noexcept;
 
  private:
-  struct Entry {
-    uint64_t hash = 0;
-    uint64_t generation = 0;
-    uint16_t query_len = 0;  // 0: empty
-    uint16_t reply_len = 0;
+  struct Entry {  // all zero: empty
+    uint64_t hash;
+    uint64_t generation;
+    uint16_t query_len;
+    uint16_t reply_len;
     uint8_t query[kMaxQuery];
     uint8_t reply[kMaxReply];
+  };
+  struct Free {
+    void operator()(Entry* e) const noexcept { std::free(e); }
   };
 
   static uint64_t Hash(const uint8_t* query, size_t len) noexcept;
 
   size_t mask_;
-  std::unique_ptr<Entry[]> entries_;
+  std::unique_ptr<Entry[], Free> entries_;
 };
 
 // The data generation: bumped by every change of the data a deterministic

@@ -17,7 +17,7 @@ namespace warpdns::slowpath {
 namespace {
 
 constexpr int kBatch = 32;
-constexpr size_t kMemoSlots = 4096;  // ~6 MiB of memoized replies per worker
+constexpr size_t kMemoSlots = 32768;  // ~22 MiB of memoized replies per worker
 constexpr size_t kMaxUdpPayload = 65535;
 constexpr size_t kControlSize = 64;
 
