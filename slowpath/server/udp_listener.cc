@@ -8,7 +8,6 @@
 #include <asio.hpp>
 #include <cerrno>
 #include <cstring>
-#include <deque>
 
 #include "fastpath/memo/response_memo.h"
 
@@ -191,8 +190,8 @@ class UdpListener::Worker {
     // deterministic chain on the same data gets the same reply.
     const uint64_t generation = fastpath::DataGeneration();
     if (size_t n = memo_.Lookup(pkt, len, generation, memo_reply_); n != 0) {
-      pending_.push_back({std::vector<uint8_t>(memo_reply_, memo_reply_ + n), peers_[i],
-                          rx_msgs_[i].msg_hdr.msg_namelen, local});
+      Outgoing& o = Queue(peers_[i], rx_msgs_[i].msg_hdr.msg_namelen, local);
+      o.bytes.assign(memo_reply_, memo_reply_ + n);
       return;
     }
     auto req = std::make_unique<Request>();
@@ -201,7 +200,7 @@ class UdpListener::Worker {
       case Server::Admission::kDrop:
         return;
       case Server::Admission::kReply:
-        pending_.push_back({std::move(reply), peers_[i], rx_msgs_[i].msg_hdr.msg_namelen, local});
+        Queue(peers_[i], rx_msgs_[i].msg_hdr.msg_namelen, local).bytes.swap(reply);
         return;
       case Server::Admission::kServe:
         asio::co_spawn(io_,
@@ -225,14 +224,24 @@ class UdpListener::Worker {
     if (!query.empty() && Server::Memoizable(*req, reply)) {
       memo_.Insert(query.data(), query.size(), reply.data(), reply.size(), generation);
     }
-    pending_.push_back({std::move(reply), req->remote, peer_len, req->local});
+    Queue(req->remote, peer_len, req->local).bytes.swap(reply);
     ScheduleFlush();
+  }
+
+  Outgoing& Queue(const sockaddr_storage& peer, socklen_t peer_len,
+                  const sockaddr_storage& local) {
+    if (pending_count_ == pending_.size()) pending_.emplace_back();
+    Outgoing& o = pending_[pending_count_++];
+    o.peer = peer;
+    o.peer_len = peer_len;
+    o.local = local;
+    return o;
   }
 
   // Replies of one receive batch leave together: the flush is posted after
   // the batch's coroutines, which run (and mostly finish) first.
   void ScheduleFlush() {
-    if (flush_posted_ || pending_.empty()) return;
+    if (flush_posted_ || pending_count_ == 0) return;
     flush_posted_ = true;
     asio::post(io_, [this] {
       flush_posted_ = false;
@@ -241,9 +250,10 @@ class UdpListener::Worker {
   }
 
   void Flush() {
-    while (!pending_.empty()) {
+    for (size_t done = 0; done < pending_count_;) {
       int out = 0;
-      for (auto it = pending_.begin(); it != pending_.end() && out < kBatch; ++it, ++out) {
+      for (auto it = pending_.begin() + done;
+           it != pending_.begin() + pending_count_ && out < kBatch; ++it, ++out) {
         tx_iov_[out] = {it->bytes.data(), it->bytes.size()};
         tx_msgs_[out].msg_hdr = {};
         tx_msgs_[out].msg_hdr.msg_name = &it->peer;
@@ -261,8 +271,9 @@ class UdpListener::Worker {
         // lost like a dropped packet; the client retries.
         sent += r > 0 ? r : 1;
       }
-      pending_.erase(pending_.begin(), pending_.begin() + out);
+      done += out;
     }
+    pending_count_ = 0;
   }
 
   ServerSlot::Reader server_;
@@ -275,7 +286,10 @@ class UdpListener::Worker {
   asio::io_context io_{1};
   asio::ip::udp::socket socket_;
   bool flush_posted_ = false;
-  std::deque<Outgoing> pending_;
+  // Replies waiting for the next sendmmsg: [0, pending_count_) of a vector
+  // whose buffers are kept and reused, so queueing a reply allocates nothing.
+  std::vector<Outgoing> pending_;
+  size_t pending_count_ = 0;
   std::vector<uint8_t> rx_;
   mmsghdr rx_msgs_[kBatch];
   iovec rx_iov_[kBatch];
