@@ -42,13 +42,20 @@ bool Base64Decode(std::string_view in, std::string* out) {
   int bits = 0;
   for (char c : in) {
     int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+') v = 62;
-    else if (c == '/') v = 63;
-    else if (c == '=' || c == '\n' || c == '\r' || c == ' ') continue;
-    else return false;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '+')
+      v = 62;
+    else if (c == '/')
+      v = 63;
+    else if (c == '=' || c == '\n' || c == '\r' || c == ' ')
+      continue;
+    else
+      return false;
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
@@ -136,7 +143,8 @@ class Yaml {
       json item;
       if (rest.empty()) {
         ++pos_;
-        if (pos_ < lines_.size() && lines_[pos_].indent > indent && !Block(lines_[pos_].indent, &item)) {
+        if (pos_ < lines_.size() && lines_[pos_].indent > indent &&
+            !Block(lines_[pos_].indent, &item)) {
           return false;
         }
       } else if (IsItem(rest) || KeyEnd(rest) != std::string::npos) {
@@ -150,7 +158,8 @@ class Yaml {
       }
       out->push_back(std::move(item));
     }
-    if (pos_ < lines_.size() && lines_[pos_].indent > indent) return Fail(lines_[pos_].number, "bad indentation");
+    if (pos_ < lines_.size() && lines_[pos_].indent > indent)
+      return Fail(lines_[pos_].number, "bad indentation");
     return true;
   }
 
@@ -173,7 +182,8 @@ class Yaml {
     while (pos_ < lines_.size() && lines_[pos_].indent == indent) {
       const Line l = lines_[pos_];
       const size_t colon = KeyEnd(l.text);
-      if (IsItem(l.text) || colon == std::string::npos) return Fail(l.number, "expected 'key: value'");
+      if (IsItem(l.text) || colon == std::string::npos)
+        return Fail(l.number, "expected 'key: value'");
       json key;
       if (!Scalar(Trim(l.text.substr(0, colon)), l.number, &key)) return false;
       if (!key.is_string()) return Fail(l.number, "keys must be scalars");
@@ -184,12 +194,14 @@ class Yaml {
         if (!Scalar(value, l.number, &child)) return false;
       } else if (pos_ < lines_.size() && lines_[pos_].indent > indent) {
         if (!Block(lines_[pos_].indent, &child)) return false;
-      } else if (pos_ < lines_.size() && lines_[pos_].indent == indent && IsItem(lines_[pos_].text)) {
+      } else if (pos_ < lines_.size() && lines_[pos_].indent == indent &&
+                 IsItem(lines_[pos_].text)) {
         if (!Sequence(indent, &child)) return false;  // kubectl indents lists like their key
       }
       (*out)[key.get<std::string>()] = std::move(child);
     }
-    if (pos_ < lines_.size() && lines_[pos_].indent > indent) return Fail(lines_[pos_].number, "bad indentation");
+    if (pos_ < lines_.size() && lines_[pos_].indent > indent)
+      return Fail(lines_[pos_].number, "bad indentation");
     return true;
   }
 
@@ -200,7 +212,8 @@ class Yaml {
       *out = json::object();
     } else if (v == "[]") {
       *out = json::array();
-    } else if (v[0] == '|' || v[0] == '>' || v[0] == '{' || v[0] == '[' || v[0] == '&' || v[0] == '*') {
+    } else if (v[0] == '|' || v[0] == '>' || v[0] == '{' || v[0] == '[' || v[0] == '&' ||
+               v[0] == '*') {
       return Fail(number, "unsupported YAML construct '" + v + "'");
     } else if (v[0] == '\'') {
       if (v.size() < 2 || v.back() != '\'') return Fail(number, "unterminated quoted string");
@@ -350,7 +363,8 @@ bool ConfigureRequest(const ApiConfig& config, const std::string& path_and_query
   }
   curl_easy_setopt(curl, CURLOPT_URL, (config.server + path_and_query).c_str());
   *headers = curl_slist_append(nullptr, "Accept: application/json");
-  if (!token.empty()) *headers = curl_slist_append(*headers, ("Authorization: Bearer " + token).c_str());
+  if (!token.empty())
+    *headers = curl_slist_append(*headers, ("Authorization: Bearer " + token).c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, *headers);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "warpdns kubernetes plugin");
   auto pem = [curl](CURLoption file_opt, CURLoption blob_opt, const std::string& file,

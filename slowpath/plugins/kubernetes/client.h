@@ -7,10 +7,9 @@
 
 #include <curl/curl.h>
 
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace warpdns::slowpath::kubernetes {
 

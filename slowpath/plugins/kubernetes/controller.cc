@@ -7,11 +7,12 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <cstring>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <string>
 
+#include "fastpath/memo/response_memo.h"
 #include "slowpath/metrics/metrics.h"
 
 namespace warpdns::slowpath::kubernetes {
@@ -64,7 +65,8 @@ std::string Escape(const std::string& s) {
 
 // host:port of the server URL, the `host` label of the client metrics.
 std::string HostOf(const std::string& server) {
-  std::string host = server.substr(server.find("://") == std::string::npos ? 0 : server.find("://") + 3);
+  std::string host =
+      server.substr(server.find("://") == std::string::npos ? 0 : server.find("://") + 3);
   return host.substr(0, host.find('/'));
 }
 
@@ -72,7 +74,8 @@ std::string HostOf(const std::string& server) {
 std::string StatusMessage(const std::string& body, long code) {
   try {
     json status = json::parse(body);
-    if (status.is_object() && status.contains("message")) return status["message"].get<std::string>();
+    if (status.is_object() && status.contains("message"))
+      return status["message"].get<std::string>();
   } catch (const json::exception&) {
   }
   return "the server responded with HTTP " + std::to_string(code);
@@ -93,10 +96,11 @@ prometheus::Histogram::BucketBoundaries Exponential(double start, int count) {
 Metrics& GetMetrics() {
   static Metrics* m = [] {
     prometheus::Registry& r = metrics::Registry();
-    auto& programming = prometheus::BuildHistogram()
-                            .Name("coredns_kubernetes_dns_programming_duration_seconds")
-                            .Help("Histogram of the time (in seconds) it took to program a dns instance.")
-                            .Register(r);
+    auto& programming =
+        prometheus::BuildHistogram()
+            .Name("coredns_kubernetes_dns_programming_duration_seconds")
+            .Help("Histogram of the time (in seconds) it took to program a dns instance.")
+            .Register(r);
     return new Metrics{
         prometheus::BuildCounter()
             .Name("coredns_kubernetes_rest_client_requests_total")
@@ -144,7 +148,7 @@ struct Controller::Reflector {
   bool watching = false;
   bool got_event = false;
   bool counted = false;  // in the client metrics
-  std::string body;  // a list page, or the unfinished line of a watch
+  std::string body;      // a list page, or the unfinished line of a watch
   std::string url;
   int64_t started_ns = 0;
   int64_t next_start_ns = 0;
@@ -202,7 +206,8 @@ void Controller::Run() {
     if (dirty_) Publish();
     int64_t wait_ns = kMaxPollNs;
     for (const auto& r : reflectors_) {
-      if (r->curl == nullptr) wait_ns = std::min(wait_ns, std::max<int64_t>(0, r->next_start_ns - NowNs()));
+      if (r->curl == nullptr)
+        wait_ns = std::min(wait_ns, std::max<int64_t>(0, r->next_start_ns - NowNs()));
     }
     curl_multi_poll(multi_, nullptr, 0, static_cast<int>(wait_ns / kMs), nullptr);
   }
@@ -345,8 +350,10 @@ void Controller::Count(Reflector& r) {
   long code = 0;
   curl_easy_getinfo(r.curl, CURLINFO_RESPONSE_CODE, &code);
   Metrics& m = GetMetrics();
-  m.requests.Add({{"code", code == 0 ? "<error>" : std::to_string(code)}, {"method", "GET"},
-                  {"host", host_label_}})
+  m.requests
+      .Add({{"code", code == 0 ? "<error>" : std::to_string(code)},
+            {"method", "GET"},
+            {"host", host_label_}})
       .Increment();
   if (code == 0) return;
   curl_off_t first_byte_us = 0;
@@ -385,7 +392,9 @@ void Controller::Finish(Reflector& r, CURLcode result) {
       r.backoff_ns = 0;
       r.next_start_ns = now;
     } else {
-      Retry(r, result == CURLE_OK ? "" : std::string("Failed to watch ") + r.resource.type_name + ": " + reason);
+      Retry(r, result == CURLE_OK
+                   ? ""
+                   : std::string("Failed to watch ") + r.resource.type_name + ": " + reason);
     }
     return;
   }
@@ -437,7 +446,8 @@ void Controller::Finish(Reflector& r, CURLcode result) {
 void Controller::Retry(Reflector& r, const std::string& what) {
   if (!what.empty()) Log("[ERROR] plugin/kubernetes: " + what);
   r.backoff_ns = std::clamp(r.backoff_ns * 2, kInitialBackoffNs, kMaxBackoffNs);
-  r.next_start_ns = NowNs() + static_cast<int64_t>(static_cast<double>(r.backoff_ns) * (0.8 + 0.4 * Random01()));
+  r.next_start_ns =
+      NowNs() + static_cast<int64_t>(static_cast<double>(r.backoff_ns) * (0.8 + 0.4 * Random01()));
 }
 
 void Controller::Publish() {
@@ -446,6 +456,9 @@ void Controller::Publish() {
     std::lock_guard lock(synced_mu_);
     current_.store(std::make_shared<const Snapshot>(working_));
   }
+  // After the store: a reply memoized under the new generation was made
+  // from this snapshot or a later one.
+  fastpath::BumpDataGeneration();
   synced_cv_.notify_all();
   working_.Seal();
   dirty_ = false;

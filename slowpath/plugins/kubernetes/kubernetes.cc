@@ -3,6 +3,8 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -108,7 +110,8 @@ std::string Parse(const SetupContext& ctx, Options* o) {
     return "plugin/kubernetes: " + config::ErrorAt(at, message);
   };
   auto arg_error = [](const config::Directive& opt) {
-    return "plugin/kubernetes: " + config::ArgErrorAt(opt.args.empty() ? opt.name : opt.args.back());
+    return "plugin/kubernetes: " +
+           config::ArgErrorAt(opt.args.empty() ? opt.name : opt.args.back());
   };
   std::string error;
   Config& c = o->config;
@@ -146,8 +149,10 @@ std::string Parse(const SetupContext& ctx, Options* o) {
       if (n == 0) return arg_error(opt);
       o->endpoint = opt.args[0].text;
       if (n > 1) {
-        ctx.host->Log("[WARNING] plugin/kubernetes: Multiple endpoints have been deprecated, only "
-                      "the first specified endpoint '" + o->endpoint + "' is used");
+        ctx.host->Log(
+            "[WARNING] plugin/kubernetes: Multiple endpoints have been deprecated, only "
+            "the first specified endpoint '" +
+            o->endpoint + "' is used");
       }
     } else if (key == "tls") {
       if (n != 3) return arg_error(opt);
@@ -164,7 +169,8 @@ std::string Parse(const SetupContext& ctx, Options* o) {
       const std::string text = Join(opt.args);
       std::string why;
       if (!ParseSelector(text, key == "labels" ? &o->labels : &o->namespace_labels, &why)) {
-        return fail(opt.name, "unable to parse " + std::string(key == "labels" ? "label" : "namespace_label") +
+        return fail(opt.name, "unable to parse " +
+                                  std::string(key == "labels" ? "label" : "namespace_label") +
                                   " selector value: '" + text + "': " + why);
       }
     } else if (key == "fallthrough") {
@@ -286,7 +292,11 @@ std::unique_ptr<Plugin> Setup(SetupContext& ctx, std::string* error) {
       ctx.host->Log("[INFO] plugin/kubernetes: waiting for Kubernetes API before starting server");
     }
   }
-  return std::make_unique<Kubernetes>(std::move(o.config), std::move(controller), ctx.host);
+  auto plugin = std::make_unique<Kubernetes>(std::move(o.config), std::move(controller), ctx.host);
+  // The `ready` plugin reports us until the first list of every resource;
+  // the plugin lives as long as the configuration that holds this check.
+  ctx.host->AddReadyCheck("kubernetes", [p = plugin.get()] { return p->Ready(); });
+  return plugin;
 }
 
 const Registrar kRegistrar({"kubernetes", Setup, true});
@@ -299,7 +309,9 @@ Task<Result> Kubernetes::ServeDns(Request& req, ResponseWriter& w) {
   if (a.action == Answer::Action::kNext) co_return co_await Next(req, w);
   if (a.action == Answer::Action::kRefuse) co_return Result{wire::rcode::kRefused, ""};
   if (a.external) {
-    // An ExternalName target outside the zone, resolved through the server.
+    // An ExternalName target outside the zone, resolved through the server:
+    // the reply depends on another chain too.
+    req.memoizable = false;
     const wire::Message target =
         co_await host_->Resolve(*a.external, req.QType(), req.Do(), ResolveDepth(req) + 1);
     a.answer.insert(a.answer.end(), target.answer.begin(), target.answer.end());

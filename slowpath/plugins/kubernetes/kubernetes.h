@@ -19,6 +19,10 @@ class Kubernetes : public Plugin {
       : config_(std::move(config)), controller_(std::move(controller)), host_(host) {}
 
   std::string_view Name() const override { return "kubernetes"; }
+  // Answers depend on the question and the published snapshot only (each
+  // publication bumps the data generation); ExternalName targets resolved
+  // through the server opt their reply out.
+  bool Deterministic() const override { return true; }
   Task<Result> ServeDns(Request& req, ResponseWriter& w) override;
 
   // True once every watched resource has been listed (for `ready`); it

@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <cmath>
 #include <initializer_list>
+#include <set>
 #include <string_view>
 #include <tuple>
+#include <unordered_set>
 
 namespace warpdns::slowpath::kubernetes {
 namespace {
@@ -42,8 +44,8 @@ HostType TypeOf(const Entry& e, Ip* ip) {
 char Lower(char c) { return static_cast<char>(wire::ToLowerOctet(static_cast<uint8_t>(c))); }
 
 bool EqualFold(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return Lower(x) == Lower(y); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return Lower(x) == Lower(y); });
 }
 
 // The labels of `name`, left to right, lowercased (state.Name() in CoreDNS).
@@ -180,7 +182,7 @@ class Backend {
     // The apex has no entries of its own (checkForApex finds none under
     // apex.dns either), so every name goes through Services.
     if (Err err = Services(name, qtype, &entries); err != Err::kNone) return err;
-    std::vector<std::string> seen;
+    std::unordered_set<std::string> seen;
     for (const Entry& e : entries) {
       Ip ip;
       switch (TypeOf(e, &ip)) {
@@ -195,7 +197,8 @@ class Backend {
             chain.push_back(cname);
             std::vector<wire::Rr> next;
             std::optional<wire::Name> next_external;
-            if (Address(target, qtype, chain, &next, &next_external) == Err::kNone && !next.empty()) {
+            if (Address(target, qtype, chain, &next, &next_external) == Err::kNone &&
+                !next.empty()) {
               records->push_back(std::move(cname));
               records->insert(records->end(), next.begin(), next.end());
               if (next_external) *external = next_external;
@@ -209,8 +212,7 @@ class Backend {
         case HostType::kA:
         case HostType::kAaaa: {
           const uint16_t type = IsV4(ip) ? wire::type::kA : wire::type::kAaaa;
-          if (type != qtype || std::find(seen.begin(), seen.end(), e.host) != seen.end()) continue;
-          seen.push_back(e.host);
+          if (type != qtype || !seen.insert(e.host).second) continue;
           records->push_back(AddressRr(name, e.ttl, ip));
           break;
         }
@@ -229,11 +231,11 @@ class Backend {
     std::vector<Entry> entries;
     if (Err err = Services(name, wire::type::kSrv, &entries); err != Err::kNone) return err;
     const int total = 100 * static_cast<int>(entries.size());
-    std::vector<std::tuple<std::string, std::string, uint16_t>> dup;
+    // (target, address, port): an SRV per target and port, an address
+    // record per target and address.
+    std::set<std::tuple<std::string, std::string, uint16_t>> dup;
     auto first = [&dup](std::tuple<std::string, std::string, uint16_t> item) {
-      if (std::find(dup.begin(), dup.end(), item) != dup.end()) return false;
-      dup.push_back(std::move(item));
-      return true;
+      return dup.insert(std::move(item)).second;
     };
     for (const Entry& e : entries) {
       if (e.port == -1) continue;
@@ -286,10 +288,9 @@ class Backend {
   Err Ptr(const wire::Name& name, std::vector<wire::Rr>* records) const {
     std::vector<Entry> entries;
     if (Err err = Reverse(name, &entries); err != Err::kNone) return err;
-    std::vector<std::string> seen;
+    std::unordered_set<std::string> seen;
     for (const Entry& e : entries) {
-      if (std::find(seen.begin(), seen.end(), e.host) != seen.end()) continue;
-      seen.push_back(e.host);
+      if (!seen.insert(e.host).second) continue;
       records->push_back(NameRr(name, wire::type::kPtr, e.ttl, e.key));
     }
     return Err::kNone;
@@ -480,7 +481,8 @@ class Backend {
     if (r.service.empty()) return Err::kNone;  // the namespace itself: NODATA
     // a-b-c-d is IPv4; anything else is IPv6 with dashes for colons.
     std::string ip = r.service;
-    const bool v4 = std::count(ip.begin(), ip.end(), '-') == 3 && ip.find("--") == std::string::npos;
+    const bool v4 =
+        std::count(ip.begin(), ip.end(), '-') == 3 && ip.find("--") == std::string::npos;
     std::replace(ip.begin(), ip.end(), '-', v4 ? '.' : ':');
     Entry e{ip, 0, c_.ttl, "", {}};
     // Labels after the pod's are ignored, as in CoreDNS.

@@ -72,7 +72,8 @@ std::shared_ptr<const Service> DecodeService(const json& object) {
   svc->external_name = Str(spec, "externalName");
   for (const json& ip : List(spec, "clusterIPs")) svc->cluster_ips.push_back(ip.get<std::string>());
   if (svc->cluster_ips.empty()) svc->cluster_ips.push_back(Str(spec, "clusterIP"));
-  for (const json& ip : List(spec, "externalIPs")) svc->external_ips.push_back(ip.get<std::string>());
+  for (const json& ip : List(spec, "externalIPs"))
+    svc->external_ips.push_back(ip.get<std::string>());
   for (const json& ingress : List(Child(Child(object, "status"), "loadBalancer"), "ingress")) {
     std::string ip = Str(ingress, "ip");
     svc->external_ips.push_back(ip.empty() ? Str(ingress, "hostname") : ip);
@@ -87,8 +88,8 @@ std::shared_ptr<const Endpoints> DecodeEndpointSlice(const json& object) {
   ep->name = Str(meta, "name");
   ep->ns = Str(meta, "namespace");
   ep->service = Str(Child(meta, "labels"), "kubernetes.io/service-name");
-  ep->last_change_trigger_ns =
-      ParseTime(Str(Child(meta, "annotations"), "endpoints.kubernetes.io/last-change-trigger-time"));
+  ep->last_change_trigger_ns = ParseTime(
+      Str(Child(meta, "annotations"), "endpoints.kubernetes.io/last-change-trigger-time"));
   ep->ports = Ports(List(object, "ports"));
   for (const json& end : List(object, "endpoints")) {
     // A missing ready condition means "unknown", which consumers treat as ready.

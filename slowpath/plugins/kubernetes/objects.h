@@ -7,12 +7,11 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace warpdns::slowpath::kubernetes {
 
@@ -60,7 +59,7 @@ struct EndpointAddress {
 
 // One EndpointSlice: its ready addresses and its ports.
 struct Endpoints {
-  std::string name;     // the slice's own name
+  std::string name;  // the slice's own name
   std::string ns;
   std::string service;  // its kubernetes.io/service-name label
   std::vector<EndpointAddress> addresses;

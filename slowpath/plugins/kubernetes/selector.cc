@@ -7,7 +7,19 @@
 namespace warpdns::slowpath::kubernetes {
 namespace {
 
-enum class Tok : uint8_t { kIdent, kNot, kEquals, kNotEquals, kCompare, kOpen, kClose, kComma, kIn, kNotIn, kEnd };
+enum class Tok : uint8_t {
+  kIdent,
+  kNot,
+  kEquals,
+  kNotEquals,
+  kCompare,
+  kOpen,
+  kClose,
+  kComma,
+  kIn,
+  kNotIn,
+  kEnd
+};
 
 struct Token {
   Tok kind;
@@ -19,7 +31,9 @@ struct Token {
 std::vector<Token> Lex(std::string_view s) {
   std::vector<Token> out;
   size_t i = 0;
-  auto special = [](char c) { return c == '!' || c == '=' || c == '(' || c == ')' || c == ',' || c == '<' || c == '>'; };
+  auto special = [](char c) {
+    return c == '!' || c == '=' || c == '(' || c == ')' || c == ',' || c == '<' || c == '>';
+  };
   while (i < s.size()) {
     const char c = s[i];
     if (std::isspace(static_cast<unsigned char>(c))) {
@@ -32,13 +46,18 @@ std::vector<Token> Lex(std::string_view s) {
       out.push_back({Tok::kEquals, twice ? "==" : "="});
       i += twice ? 2 : 1;
     } else if (special(c)) {
-      const Tok kind = c == '!' ? Tok::kNot : c == '(' ? Tok::kOpen : c == ')' ? Tok::kClose
-                     : c == ',' ? Tok::kComma : Tok::kCompare;
+      const Tok kind = c == '!'   ? Tok::kNot
+                       : c == '(' ? Tok::kOpen
+                       : c == ')' ? Tok::kClose
+                       : c == ',' ? Tok::kComma
+                                  : Tok::kCompare;
       out.push_back({kind, std::string(1, c)});
       ++i;
     } else {
       size_t end = i;
-      while (end < s.size() && !std::isspace(static_cast<unsigned char>(s[end])) && !special(s[end])) ++end;
+      while (end < s.size() && !std::isspace(static_cast<unsigned char>(s[end])) &&
+             !special(s[end]))
+        ++end;
       std::string word(s.substr(i, end - i));
       const Tok kind = word == "in" ? Tok::kIn : word == "notin" ? Tok::kNotIn : Tok::kIdent;
       out.push_back({kind, std::move(word)});
@@ -49,7 +68,9 @@ std::vector<Token> Lex(std::string_view s) {
   return out;
 }
 
-bool AlnumAt(std::string_view s, size_t i) { return std::isalnum(static_cast<unsigned char>(s[i])); }
+bool AlnumAt(std::string_view s, size_t i) {
+  return std::isalnum(static_cast<unsigned char>(s[i]));
+}
 
 // A label value: empty, or up to 63 of [-A-Za-z0-9_.] starting and ending
 // alphanumeric.
@@ -68,8 +89,8 @@ bool ValidKey(std::string_view k) {
     const std::string_view prefix = k.substr(0, slash);
     if (prefix.empty() || prefix.size() > 253 ||
         !std::all_of(prefix.begin(), prefix.end(), [](char c) {
-          return std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) ||
-                 c == '-' || c == '.';
+          return std::islower(static_cast<unsigned char>(c)) ||
+                 std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '.';
         })) {
       return false;
     }
@@ -100,12 +121,14 @@ bool ParseSelector(std::string_view text, std::string* canonical, std::string* e
       negated = true;
       ++i;
     }
-    if (toks[i].kind != Tok::kIdent) return fail("found '" + toks[i].text + "', expected: identifier");
+    if (toks[i].kind != Tok::kIdent)
+      return fail("found '" + toks[i].text + "', expected: identifier");
     const std::string key = toks[i++].text;
     if (!ValidKey(key)) return fail("invalid label key \"" + key + "\"");
     const Tok op = toks[i].kind;
     if (negated) {
-      if (op != Tok::kComma && op != Tok::kEnd) return fail("found '" + toks[i].text + "', expected: ',' or 'end of string'");
+      if (op != Tok::kComma && op != Tok::kEnd)
+        return fail("found '" + toks[i].text + "', expected: ',' or 'end of string'");
       expressions.push_back({key, "!" + key});
     } else if (op == Tok::kComma || op == Tok::kEnd) {
       expressions.push_back({key, key});
@@ -145,7 +168,8 @@ bool ParseSelector(std::string_view text, std::string* canonical, std::string* e
       return fail("found '" + toks[i].text + "', expected: in, notin, =, ==, !=, gt, lt");
     }
     if (toks[i].kind == Tok::kEnd) break;
-    if (toks[i].kind != Tok::kComma) return fail("found '" + toks[i].text + "', expected: ',' or 'end of string'");
+    if (toks[i].kind != Tok::kComma)
+      return fail("found '" + toks[i].text + "', expected: ',' or 'end of string'");
     ++i;
   }
   std::vector<Requirement> all = std::move(equals);

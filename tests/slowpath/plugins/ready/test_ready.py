@@ -27,3 +27,24 @@ def test_ready_monitor_modes(tmp_path):
                 expect_fail=True)
     assert s.wait_exit() != 0
     assert "Corefile:3 - Error during parsing: monitor expects" in "\n".join(s.output())
+
+
+def test_not_ready_until_kubernetes_has_synced(tmp_path):
+    # The API server address has nothing listening: kubernetes never syncs,
+    # and /ready names it.
+    rport, api = free_port(), free_port()
+    corefile = """
+.:@PORT@ {
+    bind 127.0.0.1
+    ready 127.0.0.1:%d
+    kubernetes cluster.local {
+        endpoint http://127.0.0.1:%d
+        startup_timeout 1s
+    }
+}
+""" % (rport, api)
+    with Warpdns(tmp_path, corefile):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen("http://127.0.0.1:%d/ready" % rport, timeout=5)
+        assert e.value.code == 503
+        assert e.value.read() == b"kubernetes"

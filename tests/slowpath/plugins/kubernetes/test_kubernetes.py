@@ -1,0 +1,407 @@
+"""The kubernetes plugin in the real binary against the stand-in API server:
+the conformance table, the seed Corefile, churn, an API outage, 410 Gone,
+serving before the first sync, TLS and bearer tokens, selectors, pods."""
+import base64
+import json
+import pathlib
+import random
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import dns.flags
+import dns.rcode
+import dns.rdatatype
+import pytest
+
+from harness import Warpdns, free_port
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from fake_apiserver import FakeApiServer  # noqa: E402
+
+CLUSTER = json.loads((HERE / "cluster.json").read_text())
+TABLE = json.loads((HERE / "conformance.json").read_text())
+SERVICES = "/api/v1/services"
+
+
+def local_ipv4():
+    """A non-loopback IPv4 address of this host (what the plugin sees as its own)."""
+    out = subprocess.run(["ip", "-o", "-4", "addr", "show", "scope", "global"],
+                         capture_output=True, text=True).stdout
+    m = re.search(r"inet (\d+\.\d+\.\d+\.\d+)/", out)
+    return m.group(1) if m else None
+
+
+def cluster_for_this_host():
+    """cluster.json with the kube-dns endpoint moved to this host's address, so
+    that the apex NS and ns.dns name kube-dns as they do for the table."""
+    ip = local_ipv4()
+    text = json.dumps(CLUSTER)
+    return json.loads(text.replace('"%s"' % TABLE["local_ip"], '"%s"' % ip)) if ip else CLUSTER
+
+
+def corefile(api, options="", extra="", plugins=""):
+    return (".:@PORT@ {\n%s    kubernetes cluster.local in-addr.arpa ip6.arpa {\n"
+            "        endpoint %s\n%s    }\n}\n%s" % (plugins, api.url, options, extra))
+
+
+@pytest.fixture
+def api():
+    server = FakeApiServer(bookmark_interval=0.5)
+    server.load(cluster_for_this_host())
+    server.start()
+    yield server
+    server.stop()
+
+
+def rr_texts(section):
+    return sorted("%s %d IN %s %s" % (rrset.name.to_text(), rrset.ttl, dns.rdatatype.to_text(rrset.rdtype),
+                                       rd.to_text())
+                  for rrset in section for rd in rrset)
+
+
+def matches(want, got):
+    w, g = want.split(), got.split()
+    return len(w) == len(g) and all(a == "*" or a == b for a, b in zip(w, g))
+
+
+def diff(want, got):
+    got = list(got)
+    out = []
+    for w in want:
+        hit = next((g for g in got if matches(w, g)), None)
+        if hit is None:
+            out.append("missing " + w)
+        else:
+            got.remove(hit)
+    return out + ["unexpected " + g for g in got]
+
+
+def poll(fn, timeout=15, interval=0.02):
+    """Calls fn until it returns a true value; returns it (bounded wait)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not met in %ss" % timeout)
+        time.sleep(interval)
+
+
+def rcode(w, name, rdtype="A"):
+    return dns.rcode.to_text(w.query(name, rdtype).rcode())
+
+
+def answers(w, name, rdtype="A"):
+    return sorted(rd.to_text() for rrset in w.query(name, rdtype).answer for rd in rrset)
+
+
+def service(namespace, name, ip, port_name="http", port=80, labels=None):
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels or {"app": name}},
+            "spec": {"type": "ClusterIP", "clusterIP": ip, "clusterIPs": [ip],
+                     "ports": [{"name": port_name, "port": port, "protocol": "TCP"}]}}
+
+
+def test_conformance_table(api, tmp_path):
+    """Every case of conformance.json (the spec's examples as CoreDNS answers
+    them), exactly as the GoogleTest checks the lookup itself."""
+    extra = "example.net:@PORT@ {\n    hosts {\n        %s ext.example.net\n    }\n}\n" % \
+        TABLE["upstream"]["ext.example.net."]
+    local = local_ipv4()
+    with Warpdns(tmp_path, corefile(api, "        pods insecure\n", extra)) as w:
+        failures = []
+        checked = 0
+        for case in TABLE["cases"]:
+            if case.get("needs_local_ip") and not local:
+                continue  # no address of this host to put in the kube-dns endpoints
+            r = w.query(case["name"], case["type"])
+            label = "%s %s" % (case["name"], case["type"])
+            if dns.rcode.to_text(r.rcode()) != case["rcode"]:
+                failures.append("%s: rcode %s" % (label, dns.rcode.to_text(r.rcode())))
+            if not r.flags & dns.flags.AA:
+                failures.append("%s: not authoritative" % label)
+            for section in ("answer", "authority", "additional"):
+                for d in diff(case.get(section, []), rr_texts(getattr(r, section))):
+                    failures.append("%s %s: %s" % (label, section, d))
+            checked += 1
+        assert failures == []
+        assert checked >= 70
+
+
+def test_seed_corefile(api, tmp_path):
+    """The 2017 deployment's Corefile, with `proxy` replaced by a local plugin
+    (whoami): `host kubernetes` and `host 10.3.0.10` from a pod."""
+    health = free_port()
+    text = (".:@PORT@ {\n    errors\n    log stdout\n    health 127.0.0.1:%d\n"
+            "    kubernetes cluster.local {\n        cidrs 10.3.0.0/24\n        endpoint %s\n    }\n"
+            "    whoami\n    cache 30\n}\n" % (health, api.url))
+    with Warpdns(tmp_path, text) as w:
+        assert answers(w, "kubernetes.default.svc.cluster.local") == ["10.3.0.1"]
+        r = w.query("10.0.3.10.in-addr.arpa", "PTR")
+        assert rr_texts(r.answer) == ["10.0.3.10.in-addr.arpa. 5 IN PTR kube-dns.kube-system.svc.cluster.local."]
+        # Outside the service CIDR the reverse lookup is not the plugin's.
+        r = w.query("1.0.2.10.in-addr.arpa", "PTR")
+        assert r.rcode() == dns.rcode.NOERROR and not r.answer
+        assert {dns.rdatatype.to_text(x.rdtype) for x in r.additional} >= {"A", "SRV"}  # whoami
+        assert rcode(w, "nothere.default.svc.cluster.local") == "NXDOMAIN"
+        with urllib.request.urlopen("http://127.0.0.1:%d/health" % health, timeout=3) as resp:
+            assert resp.status == 200 and resp.read() == b"OK"
+
+
+def test_churn_never_answers_a_deleted_service(api, tmp_path):
+    """Services come and go while clients query them: no name flips back
+    after the server has answered its newer state, and every add and delete
+    reaches the answers quickly (event to answer, polled)."""
+    with Warpdns(tmp_path, corefile(api)) as w:
+        # Latency: one change at a time, polled until answered.
+        latencies = []
+        for i in range(60):
+            name = "lat%d" % i
+            api.apply(service("testns", name, "10.4.0.%d" % (i + 1)))
+            t0 = api.store.changed_at[("services", "testns", name)]
+            poll(lambda: rcode(w, name + ".testns.svc.cluster.local") == "NOERROR", interval=0)
+            latencies.append(time.monotonic() - t0)
+            api.delete("services", "testns", name)
+            t0 = api.store.changed_at[("services", "testns", name)]
+            poll(lambda: rcode(w, name + ".testns.svc.cluster.local") == "NXDOMAIN", interval=0)
+            latencies.append(time.monotonic() - t0)
+        latencies.sort()
+        p50, p99 = statistics.median(latencies), latencies[int(len(latencies) * 0.99) - 1]
+        print("watch event to answer: p50 %.2f ms, p99 %.2f ms, max %.2f ms" %
+              (p50 * 1e3, p99 * 1e3, latencies[-1] * 1e3))
+        assert p99 < 0.25
+
+        # Churn: 1000 services added and removed while three clients query them.
+        count = 1000
+        names = ["churn%d" % i for i in range(count)]
+        ip = {n: "10.5.%d.%d" % (i // 250, i % 250 + 1) for i, n in enumerate(names)}
+        deleted_at = {}
+        results = []  # (name, sent, received, address or rcode)
+        stop = threading.Event()
+
+        errors = []
+
+        def client(seed):
+            rnd = random.Random(seed)
+            local = []
+            try:
+                while not stop.is_set():
+                    n = rnd.choice(names)
+                    sent = time.monotonic()
+                    r = w.query(n + ".testns.svc.cluster.local", "A")
+                    got = r.answer[0][0].address if r.answer else dns.rcode.to_text(r.rcode())
+                    local.append((n, sent, time.monotonic(), got))
+            except Exception as e:  # reported below, not lost with the thread
+                errors.append(repr(e))
+            results.extend(local)
+
+        clients = [threading.Thread(target=client, args=(s,)) for s in range(3)]
+        for c in clients:
+            c.start()
+        alive = []
+        for n in names:
+            api.apply(service("testns", n, ip[n]))
+            alive.append(n)
+            if len(alive) > 100:  # about 100 live at a time, the oldest going first
+                gone = alive.pop(0)
+                deleted_at[gone] = time.monotonic()
+                api.delete("services", "testns", gone)
+            time.sleep(0.001)  # pace the churn over a few seconds of queries
+        for n in alive:
+            deleted_at[n] = time.monotonic()
+            api.delete("services", "testns", n)
+        poll(lambda: rcode(w, names[-1] + ".testns.svc.cluster.local") == "NXDOMAIN")
+        stop.set()
+        for c in clients:
+            c.join()
+
+        by_name = {}
+        for n, sent, received, got in results:
+            by_name.setdefault(n, []).append((sent, received, got))
+        violations = []
+        for n, rows in by_name.items():
+            for sent, received, got in rows:
+                if got not in (ip[n], "NXDOMAIN"):
+                    violations.append("%s answered %s" % (n, got))
+            # Once an NXDOMAIN sent after the delete came back, the delete was
+            # processed: no later query may see the service again.
+            gone = [received for sent, received, got in rows if got == "NXDOMAIN" and sent > deleted_at[n]]
+            if gone and any(sent > min(gone) and got == ip[n] for sent, received, got in rows):
+                violations.append("%s answered after its delete" % n)
+            # Likewise an answered add never reverts before its delete.
+            seen = [received for sent, received, got in rows if got == ip[n]]
+            if seen and any(min(seen) < sent and received < deleted_at[n] and got == "NXDOMAIN"
+                            for sent, received, got in rows):
+                violations.append("%s disappeared before its delete" % n)
+        print("churn: %d services, %d queries checked" % (count, len(results)))
+        assert errors == []
+        assert len(results) > 1000
+        assert violations == []
+
+
+def test_api_outage_keeps_answers_and_resumes_the_watch(api, tmp_path):
+    with Warpdns(tmp_path, corefile(api)) as w:
+        assert answers(w, "svc1.testns.svc.cluster.local") == ["10.3.0.100"]
+        watches_before = len(api.watch_requests(SERVICES))
+        lists_before = len(api.list_requests(SERVICES))
+        api.stop()
+        # Changes while the plugin cannot see them.
+        api.apply(service("testns", "added-meanwhile", "10.3.0.77"))
+        api.delete("services", "other", "svc1")
+        # Three seconds without an API server: answers continue from the last data.
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            assert answers(w, "svc1.testns.svc.cluster.local") == ["10.3.0.100"]
+            assert answers(w, "svc1.other.svc.cluster.local") == ["10.3.0.200"]
+            time.sleep(0.05)
+        api.start()
+        poll(lambda: answers(w, "added-meanwhile.testns.svc.cluster.local") == ["10.3.0.77"])
+        poll(lambda: rcode(w, "svc1.other.svc.cluster.local") == "NXDOMAIN")
+        # The watch resumed from its resourceVersion: no relist was needed.
+        assert len(api.watch_requests(SERVICES)) > watches_before
+        assert len(api.list_requests(SERVICES)) == lists_before
+        assert any(l.startswith("[ERROR] plugin/kubernetes: Failed to watch *v1.Service: ")
+                   for l in w.output())
+
+
+def test_dropped_watch_resumes_and_410_relists(api, tmp_path):
+    with Warpdns(tmp_path, corefile(api)) as w:
+        lists_before = len(api.list_requests(SERVICES))
+        api.drop_watches()
+        api.apply(service("testns", "after-drop", "10.3.0.78"))
+        poll(lambda: answers(w, "after-drop.testns.svc.cluster.local") == ["10.3.0.78"])
+        assert len(api.list_requests(SERVICES)) == lists_before
+        # History gone: the next watch from the old resourceVersion is 410.
+        api.stop()
+        api.apply(service("testns", "after-compact", "10.3.0.79"))
+        api.delete("services", "testns", "after-drop")
+        api.compact()
+        api.start()
+        poll(lambda: answers(w, "after-compact.testns.svc.cluster.local") == ["10.3.0.79"])
+        poll(lambda: rcode(w, "after-drop.testns.svc.cluster.local") == "NXDOMAIN")
+        assert len(api.list_requests(SERVICES)) > lists_before
+        w.wait_for_line(lambda l: l.startswith(
+            "[INFO] plugin/kubernetes: watch of *v1.Service ended with: too old resource version"))
+
+
+def test_servfail_until_the_first_sync(tmp_path):
+    api = FakeApiServer(port=free_port())  # not started yet: nothing answers
+    api.load(CLUSTER)
+    try:
+        with Warpdns(tmp_path, corefile(api, "        startup_timeout 1s\n")) as w:
+            w.wait_for_line(lambda l: l == "[WARNING] plugin/kubernetes: starting server with "
+                                           "unsynced Kubernetes API")
+            r = w.query("svc1.testns.svc.cluster.local", "A")
+            assert r.rcode() == dns.rcode.SERVFAIL
+            assert [x.rdtype for x in r.authority] == [dns.rdatatype.SOA]
+            api.start()
+            poll(lambda: answers(w, "svc1.testns.svc.cluster.local") == ["10.3.0.100"])
+            assert rcode(w, "svc0.testns.svc.cluster.local") == "NXDOMAIN"
+    finally:
+        api.stop()
+
+
+def make_pki(d):
+    """A CA, a server certificate for 127.0.0.1 and a client certificate."""
+    def run(*args):
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+        "-subj", "/CN=test-ca", "-keyout", "ca.key", "-out", "ca.crt")
+    for name, ext in (("server", "subjectAltName=IP:127.0.0.1"), ("client", "extendedKeyUsage=clientAuth")):
+        run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj",
+            "/CN=" + name, "-keyout", name + ".key", "-out", name + ".csr")
+        (d / (name + ".ext")).write_text(ext + "\n")
+        run("x509", "-req", "-in", name + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "2", "-extfile", name + ".ext", "-out", name + ".crt")
+
+
+def test_https_with_client_certificate_and_with_kubeconfig_token(tmp_path):
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    make_pki(pki)
+    api = FakeApiServer(certfile=pki / "server.crt", keyfile=pki / "server.key", client_ca=pki / "ca.crt")
+    api.load(CLUSTER)
+    with api:
+        text = (".:@PORT@ {\n    kubernetes cluster.local {\n        endpoint %s\n"
+                "        tls %s %s %s\n    }\n}\n" % (api.url, pki / "client.crt", pki / "client.key",
+                                                     pki / "ca.crt"))
+        with Warpdns(tmp_path / "cert", text) as w:
+            assert answers(w, "svc1.testns.svc.cluster.local") == ["10.3.0.100"]
+
+    api = FakeApiServer(certfile=pki / "server.crt", keyfile=pki / "server.key", token="s3cr3t")
+    api.load(CLUSTER)
+    with api:
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(
+            "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n"
+            "    certificate-authority-data: %s\n    server: %s\n  name: test\n"
+            "contexts:\n- context:\n    cluster: test\n    user: robot\n  name: robot@test\n"
+            "current-context: robot@test\nusers:\n- name: robot\n  user:\n    token: s3cr3t\n"
+            % (base64.b64encode((pki / "ca.crt").read_bytes()).decode(), api.url))
+        text = ".:@PORT@ {\n    kubernetes cluster.local {\n        kubeconfig %s\n    }\n}\n" % kubeconfig
+        with Warpdns(tmp_path / "token", text) as w:
+            assert answers(w, "svc1.testns.svc.cluster.local") == ["10.3.0.100"]
+        # A wrong token is refused by the server, and said so.
+        kubeconfig.write_text(kubeconfig.read_text().replace("s3cr3t", "wrong"))
+        text = text.replace("    }\n}", "        startup_timeout 0s\n    }\n}")
+        with Warpdns(tmp_path / "bad", text) as w:
+            w.wait_for_line(lambda l: l.startswith("[ERROR] plugin/kubernetes: Failed to list") and
+                            "Unauthorized" in l)
+
+
+def test_label_selectors_filter_on_the_server(api, tmp_path):
+    api.apply(service("testns", "labelled", "10.3.0.90", labels={"tier": "web"}))
+    options = "        labels tier in (web, db)\n        namespace_labels env=test\n"
+    with Warpdns(tmp_path, corefile(api, options)) as w:
+        assert answers(w, "labelled.testns.svc.cluster.local") == ["10.3.0.90"]
+        assert rcode(w, "svc1.testns.svc.cluster.local") == "NXDOMAIN"  # no tier label
+        assert rcode(w, "other.svc.cluster.local") == "NXDOMAIN"  # namespace not selected
+        # An object leaving the selection is gone; one entering it appears.
+        api.apply(service("testns", "labelled", "10.3.0.90", labels={"tier": "cache"}))
+        poll(lambda: rcode(w, "labelled.testns.svc.cluster.local") == "NXDOMAIN")
+        api.apply(service("testns", "svc1", "10.3.0.100", labels={"tier": "db"}))
+        poll(lambda: answers(w, "svc1.testns.svc.cluster.local") == ["10.3.0.100"])
+        q = api.list_requests(SERVICES)[0]
+        assert q["labelSelector"] == "tier in (db,web)"
+
+
+def test_pods_verified_follow_the_pods_and_metrics(api, tmp_path):
+    metrics = free_port()
+    with Warpdns(tmp_path, corefile(api, "        pods verified\n",
+                                    plugins="    prometheus 127.0.0.1:%d\n" % metrics)) as w:
+        assert answers(w, "10-2-0-30.testns.pod.cluster.local") == ["10.2.0.30"]
+        assert rcode(w, "1-2-3-4.testns.pod.cluster.local") == "NXDOMAIN"
+        pod = json.loads(json.dumps(CLUSTER["pods"][1]))
+        pod["metadata"]["name"] = "new-pod"
+        pod["status"]["podIP"] = "1.2.3.4"
+        api.apply(pod)
+        poll(lambda: answers(w, "1-2-3-4.testns.pod.cluster.local") == ["1.2.3.4"])
+        api.delete("pods", "testns", "new-pod")
+        poll(lambda: rcode(w, "1-2-3-4.testns.pod.cluster.local") == "NXDOMAIN")
+
+        # A headless service's endpoints change: the programming latency is observed.
+        hdls = json.loads(json.dumps(CLUSTER["endpointslices"][3]))
+        hdls["metadata"]["annotations"] = {"endpoints.kubernetes.io/last-change-trigger-time":
+                                           time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        hdls["endpoints"][4]["conditions"]["ready"] = True
+        api.apply(hdls)
+        poll(lambda: "10.2.0.9" in answers(w, "hdls1.testns.svc.cluster.local"))
+
+        def scrape():
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % metrics, timeout=3) as resp:
+                return resp.read().decode()
+        host = api.url.split("://")[1]
+        text = scrape()
+        requests = re.search(r'coredns_kubernetes_rest_client_requests_total\{code="200",host="%s",'
+                             r'method="GET"\} (\d+)' % re.escape(host), text)
+        assert requests and int(requests.group(1)) >= 8  # a list and a watch per resource
+        assert 'coredns_kubernetes_rest_client_request_duration_seconds_count{host="%s",verb="GET"}' % host in text
+        assert re.search(r'coredns_kubernetes_dns_programming_duration_seconds_count'
+                         r'\{service_kind="headless_with_selector"\} [1-9]', text)
