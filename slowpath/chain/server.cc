@@ -1,20 +1,13 @@
 #include "slowpath/chain/server.h"
 
-#include <time.h>
-
 #include <cstring>
 
+#include "slowpath/chain/clock.h"
 #include "slowpath/metrics/dns_metrics.h"
 
 namespace warpdns::slowpath {
 
 namespace {
-
-int64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
-}
 
 // miekg/dns's reject reply: the query's header turned into a response with
 // `rcode`, AA and Z cleared, opcode reset to QUERY unless NOTIMP, and only

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/corefile.h"
+#include "slowpath/chain/clock.h"
 #include "slowpath/chain/plugin.h"
 #include "slowpath/plugins/etcd/lookup.h"
 #include "slowpath/plugins/etcd/watcher.h"
@@ -24,12 +25,6 @@ constexpr char kDefaultEndpoint[] = "http://localhost:2379";
 // Setup waits this long for the first read, so that a server starting
 // next to a healthy etcd answers from its first query.
 constexpr int64_t kFirstReadWaitMs = 5000;
-
-int64_t MonotonicNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // How many Host::Resolve calls deep this request is (see the file plugin).
 int ResolveDepth(const Request& req) {

@@ -7,7 +7,9 @@
 #include <ctime>
 #include <iterator>
 
+#include "slowpath/chain/clock.h"
 #include "slowpath/chain/plugin.h"
+#include "slowpath/chain/response.h"
 
 namespace warpdns::slowpath::log {
 
@@ -26,40 +28,6 @@ constexpr char kCommonFormat[] =
     "{>rflags} {rsize} {duration}";
 constexpr char kCombinedSuffix[] = " \"{>opcode}\"";
 constexpr char kEmpty[] = "-";  // a value that is not available
-
-// CoreDNS's response.Type, in its String() spelling.
-enum class ResponseType {
-  kNoError,
-  kNameError,
-  kServerError,
-  kNoData,
-  kDelegation,
-  kMeta,
-  kUpdate,
-  kOtherError
-};
-
-std::string_view TypeName(ResponseType t) {
-  switch (t) {
-    case ResponseType::kNoError:
-      return "NOERROR";
-    case ResponseType::kNameError:
-      return "NXDOMAIN";
-    case ResponseType::kServerError:
-      return "SERVERERROR";
-    case ResponseType::kNoData:
-      return "NODATA";
-    case ResponseType::kDelegation:
-      return "DELEGATION";
-    case ResponseType::kMeta:
-      return "META";
-    case ResponseType::kUpdate:
-      return "UPDATE";
-    case ResponseType::kOtherError:
-      return "OTHERERROR";
-  }
-  return "OTHERERROR";
-}
 
 // response.Class; bit flags so a rule holds a set of them.
 enum Class : uint8_t { kAll = 1, kSuccess = 2, kDenial = 4, kError = 8 };
@@ -87,59 +55,6 @@ std::string_view ClassName(Class c) {
     default:
       return "error";
   }
-}
-
-// An RRSIG outside its validity period at `now`, with RFC 4034's serial
-// arithmetic on the 32-bit times (miekg/dns RRSIG.ValidityPeriod).
-bool Expired(const wire::Rr& rr, int64_t now) {
-  if (rr.rdata.size() < 16) return false;
-  auto u32 = [&](size_t off) {
-    return int64_t{rr.rdata[off]} << 24 | int64_t{rr.rdata[off + 1]} << 16 |
-           int64_t{rr.rdata[off + 2]} << 8 | int64_t{rr.rdata[off + 3]};
-  };
-  constexpr int64_t kYear68 = int64_t{1} << 31;
-  const int64_t expiration = u32(8);
-  const int64_t inception = u32(12);
-  const int64_t ti = inception + (inception - now) / kYear68 * kYear68;
-  const int64_t te = expiration + (expiration - now) / kYear68 * kYear68;
-  return !(ti <= now && now <= te);
-}
-
-// response.Typify.
-ResponseType Typify(const wire::Message& m) {
-  if (m.header.opcode() == wire::opcode::kUpdate) return ResponseType::kUpdate;
-  if (m.header.opcode() == wire::opcode::kNotify) return ResponseType::kMeta;
-  if (!m.question.empty() &&
-      (m.question[0].type == wire::type::kAxfr || m.question[0].type == wire::type::kIxfr)) {
-    return ResponseType::kMeta;
-  }
-  if (m.edns.present && m.edns.dnssec_ok()) {
-    const int64_t now = std::time(nullptr);
-    for (const auto* section : {&m.answer, &m.authority, &m.additional}) {
-      for (const wire::Rr& rr : *section) {
-        if (rr.type == wire::type::kRrsig && Expired(rr, now)) return ResponseType::kOtherError;
-      }
-    }
-  }
-  const int rcode = m.Rcode();
-  if (!m.answer.empty()) {
-    if (rcode == wire::rcode::kNoError) return ResponseType::kNoError;
-    if (rcode == wire::rcode::kNxDomain) return ResponseType::kOtherError;
-  }
-  bool soa = false;
-  int ns = 0;
-  for (const wire::Rr& rr : m.authority) {
-    soa = soa || rr.type == wire::type::kSoa;
-    ns += rr.type == wire::type::kNs;
-  }
-  if (soa && rcode == wire::rcode::kNoError) return ResponseType::kNoData;
-  if (soa && rcode == wire::rcode::kNxDomain) return ResponseType::kNameError;
-  if (rcode == wire::rcode::kServFail || rcode == wire::rcode::kNotImp) {
-    return ResponseType::kServerError;
-  }
-  if (ns > 0 && rcode == wire::rcode::kNoError) return ResponseType::kDelegation;
-  if (rcode == wire::rcode::kNoError) return ResponseType::kNoError;
-  return ResponseType::kOtherError;
 }
 
 // miekg/dns Msg.Len() without compression, which is what CoreDNS reports as
@@ -183,12 +98,6 @@ std::string FlagsText(uint16_t flags) {
 // "[::1]" for IPv6, the address as is otherwise.
 std::string Rfc3986(std::string ip) {
   return ip.find(':') == std::string::npos ? ip : "[" + ip + "]";
-}
-
-int64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
 // What the log line needs from the reply, taken as it is written.
@@ -359,7 +268,7 @@ class Logger : public Plugin {
       }
       const Recording& rec = recorder.recording();
       const Class cls = Classify(rec.type);
-      req.metadata["log/type"] = TypeName(rec.type);
+      req.metadata["log/type"] = ResponseTypeName(rec.type);
       req.metadata["log/class"] = ClassName(cls);
       if (rule.classes & (kAll | cls)) {
         host_->Log("[INFO] " + Render(rule.format, req, rec, MonotonicNs() - req.start_ns));

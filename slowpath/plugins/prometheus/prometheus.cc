@@ -2,6 +2,7 @@
 // serves every registered metric at ADDRESS/metrics.
 #include <time.h>
 
+#include "slowpath/chain/clock.h"
 #include "slowpath/chain/plugin.h"
 #include "slowpath/metrics/dns_metrics.h"
 #include "slowpath/metrics/metrics.h"
@@ -10,12 +11,6 @@ namespace warpdns::slowpath::prometheus_plugin {
 namespace {
 
 constexpr char kDefaultAddress[] = "localhost:9153";
-
-int64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
-}
 
 // Notes the rcode and the plugin that wrote the reply (dnstest.Recorder).
 class Recorder : public ResponseWriter {
