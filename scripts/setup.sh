@@ -9,7 +9,7 @@ PACKAGES=(
   libcurl4-openssl-dev etcd-server etcd-client
   prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
   bind9-dnsutils knot-dnsutils dnsperf knot nsd unbound dnsdist
-  python3 python3-dnspython python3-pytest iproute2 procps
+  python3 python3-dnspython python3-pytest python3-yaml iproute2 procps
   dpdk dpdk-dev libdpdk-dev ethtool
 )
 
