@@ -60,6 +60,7 @@ def run_query_workload(ctx, wl, zone, driver, server_keys):
     try:
         for key in server_keys:
             s = servers.BY_KEY[key](ctx)
+            s.workload = wl.key
             res = results[key] = _new_result(s)
             reason = s.missing() or s.unsupported.get(wl.key)
             if reason:

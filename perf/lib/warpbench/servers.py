@@ -100,6 +100,7 @@ class Server:
         self.backend_port = None
         self.listen = "127.0.0.1"
         self.dir = None
+        self.workload = None  # set by the bench before start: some servers differ per workload
 
     def missing(self):
         """Why this server cannot run at all on this machine, or None."""
@@ -162,8 +163,13 @@ class Server:
 
 class Warpdns(Server):
     key = "warpdns"
-    label = "warpdns (socket, file)"
-    unsupported = {"cache": "n/a (needs cache+forward)"}
+    unsupported = {}
+
+    @property
+    def label(self):
+        if self.workload == "cache":
+            return "warpdns cache+forward → NSD"
+        return "warpdns (socket, file)"
 
     def __init__(self, ctx):
         super().__init__(ctx)
@@ -177,6 +183,17 @@ class Warpdns(Server):
 
     def configure(self, zone):
         # No log plugin: logging every query would dominate the cost being measured.
+        if self.workload == "cache":
+            # The same shape as the dnsdist and Unbound rows: a cache in front
+            # of its own NSD, whose CPU counts with ours.
+            backend = _backend(self, zone)
+            conf = self.write("Corefile",
+                              f"{zone.origin.rstrip('.')}:{self.port} {{\n"
+                              f"    bind {self.listen}\n"
+                              f"    cache 3600\n"
+                              f"    forward . 127.0.0.1:{self.backend_port}\n"
+                              f"}}\n")
+            return [backend, ("warpdns", [self.binary, "-conf", conf], self.port)]
         conf = self.write("Corefile",
                           f"{zone.origin.rstrip('.')}:{self.port} {{\n"
                           f"    bind {self.listen}\n"
