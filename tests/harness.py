@@ -18,6 +18,11 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 BIN = os.environ.get("WARPDNS_BIN", str(REPO / "build" / "control" / "warpdns"))
 
 
+# Every process started here, so that a test that fails half-way still
+# leaves nothing running (see conftest.py).
+STARTED = []
+
+
 def free_port():
     """A port free for both UDP and TCP on 127.0.0.1 right now."""
     for _ in range(100):
@@ -51,6 +56,7 @@ class Warpdns:
             [BIN, "-conf", str(self.corefile), *args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, **(env or {})}, cwd=str(self.dir))
+        STARTED.append(self)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         if not expect_fail:
