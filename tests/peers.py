@@ -22,7 +22,34 @@ import dns.rcode
 from harness import free_port
 
 
-class _Peer:
+class _Process:
+    """A peer process the test owns: stopped, or killed, by its own PID only."""
+    proc = None
+
+    def kill(self):
+        """SIGKILL to this PID only: the peer vanishes without closing anything."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()  # SIGTERM to this PID only
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class _Peer(_Process):
     name = "peer"
 
     def __init__(self, tmp_path, zones, startup_timeout=20):
@@ -73,21 +100,6 @@ class _Peer:
             return dns.query.tcp(q, "127.0.0.1", port=self.port, timeout=timeout)
         return dns.query.udp(q, "127.0.0.1", port=self.port, timeout=timeout)
 
-    def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()  # SIGTERM to this PID only
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 class Nsd(_Peer):
@@ -250,19 +262,13 @@ class Unbound(_Peer):
     def addr(self):
         return "%s:%d" % (self.ip, self.port)
 
-    def kill(self):
-        """SIGKILL to this PID only: the upstream vanishes mid-load."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
     def restart(self, timeout=20):
         """Starts again on the same address and port; returns once it answers."""
         self.kill()
         self._start(timeout)
 
 
-class Etcd:
+class Etcd(_Process):
     """etcd 3.4 in the foreground on free loopback ports, its data under
     tmp_path/<label>/data so that kill() and start() bring it back with the
     same keys and revisions. Readiness is /health saying "true", polled with
@@ -365,25 +371,3 @@ class Etcd:
         self.call("/v3/auth/enable", {})
         self._token = self.call("/v3/auth/authenticate",
                                 {"name": user, "password": password})["token"]
-
-    def kill(self):
-        """SIGKILL to this PID only: etcd vanishes without closing anything."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-    def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()  # SIGTERM to this PID only
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
