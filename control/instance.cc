@@ -20,14 +20,14 @@ namespace {
 
 constexpr int kMaxResolveDepth = 8;
 
-std::string HostPort(const std::string& bind, uint16_t port) {
-  if (bind.find(':') != std::string::npos) return "[" + bind + "]:" + std::to_string(port);
-  return bind + ":" + std::to_string(port);
-}
-
 }  // namespace
 
 std::string_view Version() { return WARPDNS_VERSION; }
+
+std::string ListenKey::Label() const {
+  const std::string host = bind.find(':') != std::string::npos ? "[" + bind + "]" : bind;
+  return "dns://" + host + ":" + std::to_string(port);
+}
 
 std::shared_ptr<Instance> Instance::Build(const config::Corefile& corefile,
                                           const CountersFor& counters, std::string* error) {
@@ -110,7 +110,7 @@ bool Instance::BuildBlock(const config::ServerBlock& block, const CountersFor& c
     for (const std::string& b : binds) {
       ListenKey key{b, a.port};
       std::shared_ptr<Server>& s = servers_[key];
-      if (!s) s = std::make_shared<Server>("dns://" + HostPort(b, a.port), counters(key));
+      if (!s) s = std::make_shared<Server>(key.Label(), counters(key));
       s->AddZone(a.zone, chain);
       if (allows_non_in) s->AllowNonInClasses();
       for (const auto& p : chain->plugins) {

@@ -30,6 +30,8 @@ struct ListenKey {
   std::string bind;
   uint16_t port = 0;
   auto operator<=>(const ListenKey&) const = default;
+  // CoreDNS's server label: "dns://:53", "dns://127.0.0.1:53", "dns://[::1]:53".
+  std::string Label() const;
 };
 
 class Instance final : public slowpath::Host,

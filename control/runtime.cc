@@ -163,9 +163,7 @@ std::vector<prometheus::MetricFamily> Runtime::CollectMetrics() const {
                                prometheus::MetricType::Counter, {}};
   uint64_t panics = 0;
   for (const auto& [key, c] : counters) {
-    const std::string server =
-        "dns://" + (key.bind.find(':') != std::string::npos ? "[" + key.bind + "]" : key.bind) +
-        ":" + std::to_string(key.port);
+    const std::string server = key.Label();
     auto add = [&](std::string reason, uint64_t v) {
       bad.metric.push_back(CounterSample(static_cast<double>(v),
                                          {{"reason", std::move(reason)}, {"server", server}}));
