@@ -332,6 +332,10 @@ def test_compaction_while_disconnected_reads_everything_again(tmp_path):
                 wait_for(lambda: a_records(w.query("late.skydns.local.", "A")) == ["10.5.0.1"])
                 # The delete is seen too, though no event for it survived.
                 assert w.query("txt.skydns.local.", "TXT").rcode() == dns.rcode.NXDOMAIN
+                # The log writer is asynchronous: wait for the re-read's line, then count.
+                first = next(i for i, l in enumerate(w.output())
+                             if l.startswith("[INFO] plugin/etcd: read "))
+                w.wait_for_line(lambda l: l.startswith("[INFO] plugin/etcd: read "), start=first + 1)
                 assert sum(l.startswith("[INFO] plugin/etcd: read ") for l in w.output()) == 2
         finally:
             relay.close()
