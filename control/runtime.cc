@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "control/log.h"
-#include "fastpath/memo/response_memo.h"
+#include "fastpath/table/generation.h"
 #include "slowpath/metrics/metrics.h"
 
 namespace warpdns::control {
@@ -23,6 +23,7 @@ Runtime::Runtime(const RuntimeOptions& options) : options_(options) {
     options_.udp_workers =
         allowed > 0 ? allowed : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
+  publisher_ = std::make_unique<slowpath::Publisher>(slowpath::PublisherOptions{});
   collector_id_ = slowpath::metrics::AddCollector([this] { return CollectMetrics(); });
 }
 
@@ -47,7 +48,7 @@ bool Runtime::Activate(std::shared_ptr<Instance> next, std::string* error) {
     Listen l;
     l.slot = std::make_unique<slowpath::ServerSlot>(server);
     l.udp = slowpath::UdpListener::Create(l.slot.get(), key.bind, key.port, options_.udp_workers,
-                                          error);
+                                          publisher_.get(), error);
     if (!l.udp) return false;
     l.tcp = slowpath::TcpListener::Create(l.slot.get(), key.bind, key.port,
                                           slowpath::TcpOptions{}, error);
@@ -189,6 +190,36 @@ std::vector<prometheus::MetricFamily> Runtime::CollectMetrics() const {
                                      prometheus::MetricType::Counter, {}};
   log_drops.metric.push_back(CounterSample(static_cast<double>(DroppedLogLines()), {}));
   out.push_back(std::move(log_drops));
+
+  const slowpath::Publisher::Stats tables = publisher_->stats();
+  auto add_single = [&](const char* name, const char* help, prometheus::MetricType type,
+                        double value) {
+    prometheus::MetricFamily f{name, help, type, {}};
+    prometheus::ClientMetric m;
+    if (type == prometheus::MetricType::Gauge) {
+      m.gauge.value = value;
+    } else {
+      m.counter.value = value;
+    }
+    f.metric.push_back(m);
+    out.push_back(std::move(f));
+  };
+  add_single("warpdns_fastpath_answers_memoized_total",
+             "Slow-path answers of deterministic chains stored in the fast path's table.",
+             prometheus::MetricType::Counter, static_cast<double>(tables.memoized));
+  add_single("warpdns_fastpath_answers_not_memoized_total",
+             "Answers offered to the publisher but not stored (queue full, data changed, too long).",
+             prometheus::MetricType::Counter, static_cast<double>(tables.dropped));
+  add_single("warpdns_fastpath_tables_published_total",
+             "Table versions published to the fast path (one per data change).",
+             prometheus::MetricType::Counter, static_cast<double>(tables.published));
+  add_single("warpdns_fastpath_answer_entries", "Answers in the fast path's current table.",
+             prometheus::MetricType::Gauge, static_cast<double>(tables.entries));
+  add_single("warpdns_fastpath_answer_slots", "Slots of the fast path's answer table.",
+             prometheus::MetricType::Gauge, static_cast<double>(tables.slots));
+  add_single("warpdns_fastpath_answer_evictions_total",
+             "Answers replaced in the current table because their probe window was full.",
+             prometheus::MetricType::Counter, static_cast<double>(tables.evictions));
 
   prometheus::MetricFamily failed{"coredns_reload_failed_total",
                                   "Counter of the number of failed reload attempts.",

@@ -15,6 +15,7 @@
 
 #include "control/http_server.h"
 #include "control/instance.h"
+#include "slowpath/publish/publisher.h"
 #include "slowpath/server/server_slot.h"
 #include "slowpath/server/tcp_listener.h"
 #include "slowpath/server/udp_listener.h"
@@ -61,6 +62,8 @@ class Runtime {
   std::vector<prometheus::MetricFamily> CollectMetrics() const;
 
   RuntimeOptions options_;
+  // Declared before the listeners: their readers unregister from it.
+  std::unique_ptr<slowpath::Publisher> publisher_;
   std::map<ListenKey, std::shared_ptr<slowpath::ServerCounters>> counters_;
   std::map<ListenKey, Listen> listens_;
   std::map<std::string, std::unique_ptr<HttpServer>> http_;

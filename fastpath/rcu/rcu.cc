@@ -31,13 +31,26 @@ Domain::Domain(rte_rcu_qsbr* qsbr, uint32_t max_readers)
 std::optional<ReaderHandle> Domain::Register(uint32_t reader_id) {
   // rte_rcu_qsbr_thread_register accepts a second registration of the same id
   // silently; two handles would then unregister it twice.
+  std::lock_guard lock(mu_);
   if (reader_id >= max_readers_ || registered_[reader_id]) return std::nullopt;
   if (rte_rcu_qsbr_thread_register(qsbr_.get(), reader_id) != 0) return std::nullopt;
   registered_[reader_id] = true;
   return ReaderHandle(this, qsbr_.get(), reader_id);
 }
 
+std::optional<ReaderHandle> Domain::RegisterAny() {
+  std::lock_guard lock(mu_);
+  for (uint32_t id = 0; id < max_readers_; ++id) {
+    if (registered_[id]) continue;
+    if (rte_rcu_qsbr_thread_register(qsbr_.get(), id) != 0) return std::nullopt;
+    registered_[id] = true;
+    return ReaderHandle(this, qsbr_.get(), id);
+  }
+  return std::nullopt;
+}
+
 void Domain::Unregister(uint32_t reader_id) noexcept {
+  std::lock_guard lock(mu_);
   rte_rcu_qsbr_thread_unregister(qsbr_.get(), reader_id);
   registered_[reader_id] = false;
 }

@@ -16,6 +16,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -36,9 +37,12 @@ class Domain {
   Domain(const Domain&) = delete;
   Domain& operator=(const Domain&) = delete;
 
-  // Registers reader `reader_id`, initially offline. Control thread, before
-  // the reader runs. Returns nullopt if the id is out of range or taken.
+  // Registers reader `reader_id`, initially offline, before the reader runs.
+  // Returns nullopt if the id is out of range or taken. Any thread but a
+  // reader's (takes a mutex).
   std::optional<ReaderHandle> Register(uint32_t reader_id);
+  // Registers the lowest free reader id; nullopt when all are taken.
+  std::optional<ReaderHandle> RegisterAny();
 
   // Writer: a token covering every change the writer has published (made
   // visible with a release store) before this call.
@@ -63,7 +67,8 @@ class Domain {
 
   std::unique_ptr<rte_rcu_qsbr, FreeDeleter> qsbr_;
   const uint32_t max_readers_;
-  std::vector<bool> registered_;  // control thread only
+  std::mutex mu_;                 // guards registered_
+  std::vector<bool> registered_;
 };
 
 // One reader's registration. Lives with its worker (WorkerContext); moved in

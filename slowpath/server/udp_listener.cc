@@ -9,14 +9,15 @@
 #include <cerrno>
 #include <cstring>
 
-#include "fastpath/memo/response_memo.h"
+#include "fastpath/table/generation.h"
+#include "fastpath/table/query_key.h"
+#include "fastpath/table/table_set.h"
 
 namespace warpdns::slowpath {
 
 namespace {
 
 constexpr int kBatch = 32;
-constexpr size_t kMemoSlots = 32768;  // ~22 MiB of memoized replies per worker
 constexpr size_t kMaxUdpPayload = 65535;
 constexpr size_t kControlSize = 64;
 
@@ -123,7 +124,9 @@ size_t WriteSource(const sockaddr_storage& local, uint8_t* buf) {
 // One worker thread: its socket, its event loop, its pending replies.
 class UdpListener::Worker {
  public:
-  Worker(ServerSlot* slot, int fd, int family) : server_(slot), fd_(fd), socket_(io_) {
+  Worker(ServerSlot* slot, int fd, int family, Publisher* publisher)
+      : server_(slot), fd_(fd), publisher_(publisher), socket_(io_) {
+    if (publisher_ != nullptr) reader_ = publisher_->RegisterReader();
     asio::error_code ec;
     socket_.assign(family == AF_INET ? asio::ip::udp::v4() : asio::ip::udp::v6(), fd, ec);
     socklen_t bl = sizeof(bound_);
@@ -152,17 +155,25 @@ class UdpListener::Worker {
   Task<void> ReceiveLoop() {
     for (;;) {
       asio::error_code ec;
+      // Offline while idle, so the publisher's grace periods do not wait
+      // for this thread's next packet.
+      if (reader_) reader_->Offline();
       co_await socket_.async_wait(asio::socket_base::wait_read,
                                   asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;  // stopped
+      if (reader_) reader_->Online();
       // The configuration in force for this batch (swapped on reload).
       const std::shared_ptr<Server>& server = server_.Refresh();
+      const fastpath::TableSet* tables =
+          reader_ ? &publisher_->tables().Get() : nullptr;
+      if (tables != nullptr && !tables->Current()) tables = nullptr;
       for (;;) {
         int n = ReceiveBatch();
         if (n <= 0) break;
-        for (int i = 0; i < n; ++i) Admit(server, i);
+        for (int i = 0; i < n; ++i) Admit(server, tables, i);
         if (n < kBatch) break;
       }
+      if (reader_) reader_->Quiescent();  // `tables` is not used past here
       ScheduleFlush();
     }
   }
@@ -181,18 +192,21 @@ class UdpListener::Worker {
     return recvmmsg(fd_, rx_msgs_, kBatch, MSG_DONTWAIT, nullptr);
   }
 
-  void Admit(const std::shared_ptr<Server>& server, int i) {
+  void Admit(const std::shared_ptr<Server>& server, const fastpath::TableSet* tables, int i) {
     sockaddr_storage local = bound_;
     if (wildcard_) ReadLocal(rx_msgs_[i].msg_hdr, &local, port_);
     const auto* pkt = static_cast<const uint8_t*>(rx_iov_[i].iov_base);
     const size_t len = rx_msgs_[i].msg_len;
-    // The fast path: a byte-identical query already answered by a
-    // deterministic chain on the same data gets the same reply.
+    // The fast-path stage: a query whose key a deterministic chain already
+    // answered on the same data gets the same reply from the tables.
     const uint64_t generation = fastpath::DataGeneration();
-    if (size_t n = memo_.Lookup(pkt, len, generation, memo_reply_); n != 0) {
-      Outgoing& o = Queue(peers_[i], rx_msgs_[i].msg_hdr.msg_namelen, local);
-      o.bytes.assign(memo_reply_, memo_reply_ + n);
-      return;
+    const bool keyed = reader_ && fastpath::MakeQueryKey(pkt, len, port_, &key_);
+    if (keyed && tables != nullptr) {
+      if (size_t n = tables->answers.Answer(key_, pkt, answer_, sizeof(answer_)); n != 0) {
+        Outgoing& o = Queue(peers_[i], rx_msgs_[i].msg_hdr.msg_namelen, local);
+        o.bytes.assign(answer_, answer_ + n);
+        return;
+      }
     }
     auto req = std::make_unique<Request>();
     std::vector<uint8_t> reply;
@@ -205,9 +219,7 @@ class UdpListener::Worker {
       case Server::Admission::kServe:
         asio::co_spawn(io_,
                        Serve(server, std::move(req), rx_msgs_[i].msg_hdr.msg_namelen,
-                             len <= fastpath::ResponseMemo::kMaxQuery
-                                 ? std::vector<uint8_t>(pkt, pkt + len)
-                                 : std::vector<uint8_t>(),
+                             keyed ? std::make_unique<fastpath::QueryKey>(key_) : nullptr,
                              generation),
                        asio::detached);
         return;
@@ -217,12 +229,13 @@ class UdpListener::Worker {
   // Holds `server` (and so its chains) until the reply is out, even if a
   // reload swapped in another one meanwhile.
   Task<void> Serve(std::shared_ptr<Server> server, std::unique_ptr<Request> req,
-                   socklen_t peer_len, std::vector<uint8_t> query, uint64_t generation) {
+                   socklen_t peer_len, std::unique_ptr<fastpath::QueryKey> key,
+                   uint64_t generation) {
     std::vector<uint8_t> reply;
     co_await server->Respond(*req, &reply);
     if (reply.empty()) co_return;
-    if (!query.empty() && Server::Memoizable(*req, reply)) {
-      memo_.Insert(query.data(), query.size(), reply.data(), reply.size(), generation);
+    if (key && Server::Memoizable(*req, reply)) {
+      publisher_->Memoize(*key, reply.data(), reply.size(), generation);
     }
     Queue(req->remote, peer_len, req->local).bytes.swap(reply);
     ScheduleFlush();
@@ -281,8 +294,10 @@ class UdpListener::Worker {
   uint16_t port_ = 0;
   sockaddr_storage bound_{};
   bool wildcard_ = false;  // bound to 0.0.0.0 / [::]: track each query's local address
-  fastpath::ResponseMemo memo_{kMemoSlots};
-  uint8_t memo_reply_[fastpath::ResponseMemo::kMaxReply];
+  Publisher* publisher_;  // null: no fast-path stage (tests of the edge alone)
+  std::optional<fastpath::rcu::ReaderHandle> reader_;
+  fastpath::QueryKey key_;  // scratch for the packet being admitted
+  uint8_t answer_[fastpath::AnswerTable::kMaxReply + 2];
   asio::io_context io_{1};
   asio::ip::udp::socket socket_;
   bool flush_posted_ = false;
@@ -301,7 +316,8 @@ class UdpListener::Worker {
 };
 
 std::unique_ptr<UdpListener> UdpListener::Create(ServerSlot* slot, const std::string& bind_ip,
-                                                 uint16_t port, int workers, std::string* error) {
+                                                 uint16_t port, int workers,
+                                                 Publisher* publisher, std::string* error) {
   std::unique_ptr<UdpListener> l(new UdpListener());
   std::vector<int> families;
   if (bind_ip.empty()) {
@@ -319,7 +335,7 @@ std::unique_ptr<UdpListener> UdpListener::Create(ServerSlot* slot, const std::st
         *error = err;
         return nullptr;
       }
-      l->workers_.push_back(std::make_unique<Worker>(slot, fd, family));
+      l->workers_.push_back(std::make_unique<Worker>(slot, fd, family, publisher));
     }
   }
   return l;

@@ -9,10 +9,12 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "slowpath/publish/publisher.h"
 #include "slowpath/server/server_slot.h"
 
 namespace warpdns::slowpath {
@@ -21,9 +23,11 @@ class UdpListener {
  public:
   // Binds the sockets now, so that errors (port in use, bad address) are
   // reported before anything is announced. `bind_ip` empty = all addresses
-  // (0.0.0.0 and [::]).
+  // (0.0.0.0 and [::]). Workers answer from `publisher`'s tables and hand
+  // it what may be memoized (nullptr: every query goes to the chain).
   static std::unique_ptr<UdpListener> Create(ServerSlot* slot, const std::string& bind_ip,
-                                             uint16_t port, int workers, std::string* error);
+                                             uint16_t port, int workers, Publisher* publisher,
+                                             std::string* error);
   ~UdpListener();
 
   void Start();

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "config/corefile.h"
-#include "fastpath/memo/response_memo.h"
+#include "fastpath/table/generation.h"
 #include "slowpath/chain/plugin.h"
 #include "slowpath/plugins/file/zone.h"
 

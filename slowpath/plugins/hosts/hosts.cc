@@ -14,7 +14,7 @@
 #include <sstream>
 #include <unordered_map>
 
-#include "fastpath/memo/response_memo.h"
+#include "fastpath/table/generation.h"
 #include "slowpath/chain/plugin.h"
 
 namespace warpdns::slowpath::hosts {

@@ -12,7 +12,7 @@
 #include <random>
 #include <string>
 
-#include "fastpath/memo/response_memo.h"
+#include "fastpath/table/generation.h"
 #include "slowpath/metrics/metrics.h"
 
 namespace warpdns::slowpath::kubernetes {
