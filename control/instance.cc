@@ -32,14 +32,10 @@ std::string ListenKey::Label() const {
 std::shared_ptr<Instance> Instance::Build(const config::Corefile& corefile,
                                           const CountersFor& counters, std::string* error) {
   std::shared_ptr<Instance> instance(new Instance());
-  if (corefile.global) {
-    // Appliance options (I/O mode, cores) arrive with the fast path; until
-    // then any option here is a mistake worth stopping for.
-    for (const config::Directive& d : corefile.global->block) {
-      *error = config::ErrorAt(d.name, "unknown global option '" + d.name.text + "'");
-      return nullptr;
-    }
-  }
+  std::optional<config::IoPlan> io =
+      config::ParseIoPlan(corefile.global ? &*corefile.global : nullptr, error);
+  if (!io) return nullptr;
+  instance->io_plan_ = std::move(*io);
   for (const config::ServerBlock& block : corefile.blocks) {
     if (!instance->BuildBlock(block, counters, error)) return nullptr;
   }

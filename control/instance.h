@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "config/corefile.h"
+#include "config/io.h"
 #include "slowpath/chain/plugin.h"
 #include "slowpath/chain/server.h"
 
@@ -46,6 +47,8 @@ class Instance final : public slowpath::Host,
                                          const CountersFor& counters, std::string* error);
   ~Instance() override;
 
+  // The global block's I/O settings (start-up only: see Runtime::Activate).
+  const config::IoPlan& io_plan() const { return io_plan_; }
   const std::map<ListenKey, std::shared_ptr<slowpath::Server>>& servers() const {
     return servers_;
   }
@@ -84,6 +87,7 @@ class Instance final : public slowpath::Host,
   bool BuildBlock(const config::ServerBlock& block, const CountersFor& counters,
                   std::string* error);
 
+  config::IoPlan io_plan_;
   std::map<ListenKey, std::shared_ptr<slowpath::Server>> servers_;
   std::vector<std::string> listen_lines_;
   std::map<std::string, std::map<std::string, HttpHandler>> http_;

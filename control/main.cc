@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "config/corefile.h"
+#include "config/io.h"
 #include "control/instance.h"
 #include "control/log.h"
 #include "control/reload_watch.h"
@@ -190,7 +192,36 @@ int Main(int argc, char** argv) {
     embedded = EmbeddedCorefile(port);
   }
 
-  Runtime runtime(RuntimeOptions{});
+  // The I/O plan is read once, from the first configuration: it decides
+  // what the process is (EAL, ports, cores) before anything listens.
+  RuntimeOptions runtime_options;
+  std::vector<uint16_t> dns_ports;
+  {
+    std::string error;
+    std::optional<config::Corefile> first =
+        path.empty() ? config::ParseCorefile(embedded, "embedded default", parse_options, &error)
+                     : config::ParseCorefileFile(path, parse_options, &error);
+    std::optional<config::IoPlan> io;
+    if (first) io = config::ParseIoPlan(first->global ? &*first->global : nullptr, &error);
+    if (!io) {
+      fprintf(stderr, "%s\n", error.c_str());
+      return 1;
+    }
+    runtime_options.io = std::move(*io);
+    for (const config::ServerBlock& block : first->blocks) {
+      for (const config::Address& a : block.addresses) {
+        if (a.transport == "dns" &&
+            std::find(dns_ports.begin(), dns_ports.end(), a.port) == dns_ports.end()) {
+          dns_ports.push_back(a.port);
+        }
+      }
+    }
+  }
+  Runtime runtime(runtime_options);
+  if (std::string error; !runtime.StartFastPath(dns_ports, &error)) {
+    fprintf(stderr, "%s\n", error.c_str());
+    return 1;
+  }
   // Parses, builds aside and activates; on any error the running
   // configuration stays. Returns the files read (for the reload checksum).
   auto load = [&](std::vector<std::string>* files, std::string* error) -> bool {

@@ -1,5 +1,6 @@
 #include "control/runtime.h"
 
+#include <arpa/inet.h>
 #include <sched.h>
 
 #include <algorithm>
@@ -14,17 +15,79 @@ namespace warpdns::control {
 using slowpath::metrics::CounterSample;
 
 Runtime::Runtime(const RuntimeOptions& options) : options_(options) {
-  if (options_.udp_workers <= 0) {
+  if (options_.io.mode == config::IoPlan::Mode::kDpdk) {
+    socket_workers_ = 1;
+  } else if (options_.io.workers > 0) {
+    socket_workers_ = options_.io.workers;
+  } else {
     // One worker per CPU this process may run on (taskset, cgroups), not
     // per CPU of the machine: extra workers on one core only add switches.
     cpu_set_t set;
     CPU_ZERO(&set);
     const int allowed = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 0;
-    options_.udp_workers =
+    socket_workers_ =
         allowed > 0 ? allowed : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
-  publisher_ = std::make_unique<slowpath::Publisher>(slowpath::PublisherOptions{});
+  slowpath::PublisherOptions publisher;
+  publisher.answer_slots = options_.io.table_slots;
+  publisher_ = std::make_unique<slowpath::Publisher>(publisher);
   collector_id_ = slowpath::metrics::AddCollector([this] { return CollectMetrics(); });
+}
+
+bool Runtime::StartFastPath(const std::vector<uint16_t>& dns_ports, std::string* error) {
+  const config::IoPlan& io = options_.io;
+  if (io.mode != config::IoPlan::Mode::kDpdk) return true;
+  fastpath::dpdk::EngineOptions e;
+  e.eal_args = io.eal_args;
+  e.port_devargs = io.ports.front().devargs;
+  for (const std::string& cidr : io.ports.front().addresses) {
+    fastpath::dpdk::InterfaceAddress a;
+    const size_t slash = cidr.find('/');
+    const std::string ip = cidr.substr(0, slash);
+    a.ipv6 = ip.find(':') != std::string::npos;
+    inet_pton(a.ipv6 ? AF_INET6 : AF_INET, ip.c_str(), a.bytes);  // validated by config
+    a.prefix = std::stoi(cidr.substr(slash + 1));
+    e.addresses.push_back(a);
+  }
+  e.dns_ports = dns_ports;
+  e.exception_tap = io.exception_tap;
+  e.workers = io.workers;
+  e.descriptors = io.rx_descriptors;
+  e.mbufs = io.mbufs;
+  e.burst = static_cast<uint16_t>(io.burst);
+  e.punt_ring = io.punt_ring;
+  engine_ = fastpath::dpdk::Engine::Create(e, error);
+  if (!engine_) return false;
+  std::vector<fastpath::dpdk::WorkerContext*> workers;
+  for (size_t i = 0; i < engine_->workers(); ++i) workers.push_back(&engine_->worker(i));
+  punt_ = std::make_unique<slowpath::PuntConsumer>(
+      workers, [this](const sockaddr_storage& local) { return Route(local); }, publisher_.get());
+  if (!engine_->Start(&publisher_->tables(), [this] { return publisher_->RegisterReader(); },
+                      error)) {
+    return false;
+  }
+  punt_->Start();
+  return true;
+}
+
+std::shared_ptr<slowpath::Server> Runtime::Route(const sockaddr_storage& local) const {
+  char ip[INET6_ADDRSTRLEN] = "";
+  uint16_t port;
+  if (local.ss_family == AF_INET6) {
+    const auto& a = reinterpret_cast<const sockaddr_in6&>(local);
+    inet_ntop(AF_INET6, &a.sin6_addr, ip, sizeof(ip));
+    port = ntohs(a.sin6_port);
+  } else {
+    const auto& a = reinterpret_cast<const sockaddr_in&>(local);
+    inet_ntop(AF_INET, &a.sin_addr, ip, sizeof(ip));
+    port = ntohs(a.sin_port);
+  }
+  std::lock_guard lock(mu_);
+  // A listener bound to this very address wins over a wildcard one, as the
+  // kernel would pick it.
+  if (auto it = routes_.find(ListenKey{ip, port}); it != routes_.end()) return it->second->Get();
+  if (auto it = routes_.find(ListenKey{"", port}); it != routes_.end()) return it->second->Get();
+  return nullptr;
 }
 
 Runtime::~Runtime() {
@@ -40,6 +103,12 @@ std::shared_ptr<slowpath::ServerCounters> Runtime::CountersFor(const ListenKey& 
 }
 
 bool Runtime::Activate(std::shared_ptr<Instance> next, std::string* error) {
+  if (!(next->io_plan() == options_.io)) {
+    *error = config::ErrorAt(next->io_plan().at.file.empty() ? options_.io.at : next->io_plan().at,
+                             "the io settings cannot change while running (restart warpdns "
+                             "to apply them)");
+    return false;
+  }
   // Bind everything new first, so that a failure leaves the running
   // configuration exactly as it was.
   std::map<ListenKey, Listen> opened;
@@ -47,7 +116,7 @@ bool Runtime::Activate(std::shared_ptr<Instance> next, std::string* error) {
     if (listens_.count(key)) continue;
     Listen l;
     l.slot = std::make_unique<slowpath::ServerSlot>(server);
-    l.udp = slowpath::UdpListener::Create(l.slot.get(), key.bind, key.port, options_.udp_workers,
+    l.udp = slowpath::UdpListener::Create(l.slot.get(), key.bind, key.port, socket_workers_,
                                           publisher_.get(), error);
     if (!l.udp) return false;
     l.tcp = slowpath::TcpListener::Create(l.slot.get(), key.bind, key.port,
@@ -101,6 +170,8 @@ bool Runtime::Activate(std::shared_ptr<Instance> next, std::string* error) {
     std::lock_guard lock(mu_);
     previous = std::move(current_);
     current_ = next;
+    routes_.clear();
+    for (const auto& [key, l] : listens_) routes_.emplace(key, l.slot.get());
   }
   if (previous) {
     previous->StopTasks();
@@ -127,6 +198,9 @@ void Runtime::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   if (current_) current_->RunShutdownHooks();
+  // The punt consumer first: it routes into the listeners' servers.
+  if (punt_) punt_->Stop();
+  if (engine_) engine_->Stop();
   for (auto& [key, l] : listens_) {
     l.udp->Stop();
     l.tcp->Stop();
@@ -221,6 +295,8 @@ std::vector<prometheus::MetricFamily> Runtime::CollectMetrics() const {
              "Answers replaced in the current table because their probe window was full.",
              prometheus::MetricType::Counter, static_cast<double>(tables.evictions));
 
+  CollectFastPathMetrics(&out);
+
   prometheus::MetricFamily failed{"coredns_reload_failed_total",
                                   "Counter of the number of failed reload attempts.",
                                   prometheus::MetricType::Counter, {}};
@@ -253,6 +329,68 @@ std::vector<prometheus::MetricFamily> Runtime::CollectMetrics() const {
     out.push_back(std::move(enabled));
   }
   return out;
+}
+
+}  // namespace warpdns::control
+
+namespace warpdns::control {
+
+void Runtime::CollectFastPathMetrics(std::vector<prometheus::MetricFamily>* out) const {
+  if (!engine_) return;
+  prometheus::MetricFamily packets{"warpdns_fastpath_packets_total",
+                                   "Frames handled by each fast-path worker, by what happened.",
+                                   prometheus::MetricType::Counter, {}};
+  prometheus::MetricFamily drops{
+      "warpdns_fastpath_frames_by_reason_total",
+      "Frames a fast-path worker passed to the kernel or dropped, by reason.",
+      prometheus::MetricType::Counter, {}};
+  for (size_t w = 0; w < engine_->workers(); ++w) {
+    const fastpath::dpdk::WorkerCounters& c = engine_->worker(w).counters;
+    const std::string worker = std::to_string(w);
+    auto add = [&](const char* kind, const std::atomic<uint64_t>& v) {
+      packets.metric.push_back(CounterSample(static_cast<double>(v.load(std::memory_order_relaxed)),
+                                             {{"kind", kind}, {"worker", worker}}));
+    };
+    add("rx", c.rx);
+    add("tx", c.tx);
+    add("tx_dropped", c.tx_dropped);
+    add("answered", c.answered);
+    add("punted", c.punted);
+    add("punt_full", c.punt_full);
+    add("injected", c.injected);
+    add("arp_reply", c.arp_replies);
+    add("nd_reply", c.nd_replies);
+    add("to_kernel", c.to_kernel);
+    add("from_kernel", c.from_kernel);
+    add("exception_dropped", c.exception_dropped);
+    add("reply_too_big", c.reply_too_big);
+    for (size_t r = 1; r < c.by_reason.size(); ++r) {
+      drops.metric.push_back(CounterSample(
+          static_cast<double>(c.by_reason[r].load(std::memory_order_relaxed)),
+          {{"reason", fastpath::net::ReasonName(static_cast<fastpath::net::Reason>(r))},
+           {"worker", worker}}));
+    }
+  }
+  out->push_back(std::move(packets));
+  out->push_back(std::move(drops));
+  if (punt_) {
+    prometheus::MetricFamily punted{"warpdns_punt_queries_total",
+                                    "Punted queries handled by the slow path, by outcome.",
+                                    prometheus::MetricType::Counter, {}};
+    const slowpath::PuntConsumer::Counters& c = punt_->counters();
+    for (const auto& [outcome, v] :
+         {std::pair<const char*, const std::atomic<uint64_t>*>{"served", &c.served},
+          {"memoized", &c.memoized},
+          {"no_server", &c.no_server},
+          {"dropped", &c.dropped},
+          {"too_big", &c.too_big},
+          {"inject_full", &c.inject_full}}) {
+      punted.metric.push_back(
+          CounterSample(static_cast<double>(v->load(std::memory_order_relaxed)),
+                        {{"outcome", outcome}}));
+    }
+    out->push_back(std::move(punted));
+  }
 }
 
 }  // namespace warpdns::control

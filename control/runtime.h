@@ -15,7 +15,9 @@
 
 #include "control/http_server.h"
 #include "control/instance.h"
+#include "fastpath/dpdk/engine.h"
 #include "slowpath/publish/publisher.h"
+#include "slowpath/punt/punt_consumer.h"
 #include "slowpath/server/server_slot.h"
 #include "slowpath/server/tcp_listener.h"
 #include "slowpath/server/udp_listener.h"
@@ -23,13 +25,23 @@
 namespace warpdns::control {
 
 struct RuntimeOptions {
-  int udp_workers = 0;  // 0: one per CPU the process may run on
+  // The global block's I/O plan of the first configuration. Socket mode:
+  // `workers` UDP workers (0: one per CPU the process may run on). DPDK mode:
+  // the fast path on the port, and one socket worker for what reaches the
+  // kernel (loopback, the exception tap).
+  config::IoPlan io;
 };
 
 class Runtime {
  public:
   explicit Runtime(const RuntimeOptions& options);
   ~Runtime();
+
+  // DPDK mode: EAL, the port, the exception tap, the workers and the punt
+  // consumer, for the UDP `dns_ports` of the Corefile. Before the first
+  // Activate, so the tap has the appliance's addresses when listeners bind.
+  // Socket mode: nothing to do.
+  bool StartFastPath(const std::vector<uint16_t>& dns_ports, std::string* error);
 
   // The counters of a listen address (created on first use, kept forever).
   std::shared_ptr<slowpath::ServerCounters> CountersFor(const ListenKey& key);
@@ -60,12 +72,20 @@ class Runtime {
     std::unique_ptr<slowpath::TcpListener> tcp;
   };
   std::vector<prometheus::MetricFamily> CollectMetrics() const;
+  void CollectFastPathMetrics(std::vector<prometheus::MetricFamily>* out) const;
+  // The punt consumer's route: the server of the listener for `local`.
+  std::shared_ptr<slowpath::Server> Route(const sockaddr_storage& local) const;
 
   RuntimeOptions options_;
+  int socket_workers_ = 1;
   // Declared before the listeners: their readers unregister from it.
   std::unique_ptr<slowpath::Publisher> publisher_;
   std::map<ListenKey, std::shared_ptr<slowpath::ServerCounters>> counters_;
   std::map<ListenKey, Listen> listens_;
+  // The slots of listens_ for the punt consumer's thread (guarded by mu_).
+  std::map<ListenKey, slowpath::ServerSlot*> routes_;
+  std::unique_ptr<fastpath::dpdk::Engine> engine_;
+  std::unique_ptr<slowpath::PuntConsumer> punt_;
   std::map<std::string, std::unique_ptr<HttpServer>> http_;
   mutable std::mutex mu_;  // counters_, current_, config_hash_: read by metric scrapes
   std::shared_ptr<Instance> current_;

@@ -40,9 +40,15 @@ def free_port():
 
 class Warpdns:
     """One warpdns process. `corefile` may contain @PORT@ (the DNS port) and
-    @DIR@ (the temp directory holding `files`)."""
+    @DIR@ (the temp directory holding `files`).
 
-    def __init__(self, tmp_path, corefile, files=None, args=(), env=None, expect_fail=False):
+    `prefix` is argv words run before the binary, e.g. ["ip", "netns",
+    "exec", NS]: it must exec the binary in place (as `ip netns exec`
+    does), so that self.proc.pid is warpdns's own PID and stop()/kill()
+    signal only it."""
+
+    def __init__(self, tmp_path, corefile, files=None, args=(), env=None, expect_fail=False,
+                 prefix=()):
         self.dir = pathlib.Path(tmp_path)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -53,7 +59,7 @@ class Warpdns:
         self.lines = []
         self._cond = threading.Condition()
         self.proc = subprocess.Popen(
-            [BIN, "-conf", str(self.corefile), *args],
+            [*prefix, BIN, "-conf", str(self.corefile), *args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, **(env or {})}, cwd=str(self.dir))
         STARTED.append(self)
@@ -104,6 +110,18 @@ class Warpdns:
         if tcp:
             return dns.query.tcp(q, "127.0.0.1", port=self.port, timeout=timeout)
         return dns.query.udp(q, "127.0.0.1", port=self.port, timeout=timeout, ignore_trailing=True)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def kill(self):
+        """SIGKILL to this PID only."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(5)
+        return self.proc.returncode
 
     def stop(self):
         if self.proc.poll() is None:

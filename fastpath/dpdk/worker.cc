@@ -1,0 +1,182 @@
+#include "fastpath/dpdk/worker.h"
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+
+#include "fastpath/net/headers.h"
+#include "fastpath/table/query_key.h"
+
+namespace warpdns::fastpath::dpdk {
+namespace {
+
+inline void Bump(std::atomic<uint64_t>& c, uint64_t n = 1) noexcept {
+  // Single writer: a plain add, no locked instruction.
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+inline void SetLength(rte_mbuf* m, uint16_t len) noexcept {
+  m->data_len = len;
+  m->pkt_len = len;
+}
+
+// Sends `pkts` on `port`/`queue`; frees and counts what the queue refused.
+inline uint16_t Send(uint16_t port, uint16_t queue, rte_mbuf** pkts, uint16_t n,
+                     std::atomic<uint64_t>& dropped) noexcept {
+  if (n == 0) return 0;
+  const uint16_t sent = rte_eth_tx_burst(port, queue, pkts, n);
+  if (sent < n) {
+    rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+    Bump(dropped, n - sent);
+  }
+  return sent;
+}
+
+}  // namespace
+
+void ProcessBurst(WorkerContext* ctx, const TableSet* tables, rte_mbuf** pkts, uint16_t count,
+                  BurstOut* out) noexcept {
+  WorkerCounters& c = ctx->counters;
+  const net::LocalAddresses& local = *ctx->local;
+  net::FrameInfo info;
+  QueryKey key;
+  rte_mbuf* punt[256];
+  uint16_t punt_count = 0;
+  uint64_t answered = 0, arp = 0, nd = 0;
+  for (uint16_t i = 0; i < count; ++i) {
+    rte_mbuf* m = pkts[i];
+    if (i + 1 < count) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void*));
+    uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
+    // Chained mbufs (jumbo frames) are not DNS queries worth a fast path.
+    if (m->nb_segs != 1) {
+      out->to_tap[out->to_tap_count++] = m;
+      Bump(c.by_reason[static_cast<size_t>(net::Reason::kOtherEthertype)]);
+      continue;
+    }
+    net::ClassifyFrame(frame, m->data_len, local, &info);
+    const uint16_t room = static_cast<uint16_t>(m->buf_len - m->data_off);
+    switch (info.kind) {
+      case net::FrameKind::kDnsQuery: {
+        uint8_t* dns = frame + info.payload_offset;
+        const uint16_t dst_port = net::Load16(frame + info.l4_offset + net::udp::kDstPort);
+        size_t n = 0;
+        if (tables != nullptr && MakeQueryKey(dns, info.payload_len, dst_port, &key)) {
+          // The ID is read before the answer overwrites the query.
+          const uint8_t id[2] = {dns[0], dns[1]};
+          n = tables->answers.Answer(key, id, dns, room - info.payload_offset);
+        }
+        if (n == 0) {
+          punt[punt_count++] = m;
+          continue;
+        }
+        const uint16_t len =
+            net::FinishUdpReply(frame, info, static_cast<uint16_t>(n), ctx->config.reply);
+        if (len == 0) {
+          rte_pktmbuf_free(m);
+          Bump(c.reply_too_big);
+          continue;
+        }
+        SetLength(m, len);
+        if (ctx->config.tx_offload) SetChecksumOffload(m, info);
+        out->tx[out->tx_count++] = m;
+        ++answered;
+        break;
+      }
+      case net::FrameKind::kArpRequestForUs:
+        SetLength(m, net::BuildArpReply(frame, info, local));
+        out->tx[out->tx_count++] = m;
+        ++arp;
+        break;
+      case net::FrameKind::kNeighborSolicitForUs: {
+        const uint16_t len = net::BuildNeighborAdvert(frame, room, info, local);
+        if (len == 0) {
+          rte_pktmbuf_free(m);
+          Bump(c.by_reason[static_cast<size_t>(net::Reason::kBadNeighborSolicit)]);
+          continue;
+        }
+        SetLength(m, len);
+        out->tx[out->tx_count++] = m;
+        ++nd;
+        break;
+      }
+      case net::FrameKind::kException:
+        Bump(c.by_reason[static_cast<size_t>(info.reason)]);
+        out->to_tap[out->to_tap_count++] = m;
+        break;
+      case net::FrameKind::kDrop:
+        Bump(c.by_reason[static_cast<size_t>(info.reason)]);
+        rte_pktmbuf_free(m);
+        break;
+    }
+  }
+  if (punt_count != 0) {
+    const unsigned queued =
+        rte_ring_sp_enqueue_burst(ctx->punt, reinterpret_cast<void**>(punt), punt_count, nullptr);
+    if (queued < punt_count) {
+      rte_pktmbuf_free_bulk(punt + queued, punt_count - queued);
+      Bump(c.punt_full, punt_count - queued);
+    }
+    Bump(c.punted, queued);
+  }
+  if (answered != 0) Bump(c.answered, answered);
+  if (arp != 0) Bump(c.arp_replies, arp);
+  if (nd != 0) Bump(c.nd_replies, nd);
+}
+
+int RunWorker(WorkerContext* ctx) noexcept {
+  const WorkerConfig& cfg = ctx->config;
+  WorkerCounters& c = ctx->counters;
+  rte_mbuf* rx[256];
+  BurstOut out;
+  const uint16_t burst = cfg.burst > 256 ? 256 : cfg.burst;
+  ctx->reader->Online();
+  uint64_t loops = 0, busy = 0;
+  while (!ctx->stop.load(std::memory_order_relaxed)) {
+    ++loops;
+    // One TableSet version for the whole iteration; released by Quiescent.
+    const TableSet* tables = &ctx->tables->Get();
+    if (!tables->Current()) tables = nullptr;
+    out.tx_count = 0;
+    out.to_tap_count = 0;
+    const uint16_t n = rte_eth_rx_burst(cfg.port_id, cfg.queue, rx, burst);
+    if (n != 0) {
+      Bump(c.rx, n);
+      ProcessBurst(ctx, tables, rx, n, &out);
+    }
+    // The slow path's answers leave through this worker's queue.
+    const unsigned injected = rte_ring_sc_dequeue_burst(
+        ctx->inject, reinterpret_cast<void**>(out.tx + out.tx_count), burst, nullptr);
+    out.tx_count = static_cast<uint16_t>(out.tx_count + injected);
+    if (injected != 0) Bump(c.injected, injected);
+    // The kernel's frames (TCP replies, its ARP, ICMP) go out the port too.
+    uint16_t from_kernel = 0;
+    if (cfg.tap_port_id >= 0) {
+      from_kernel = rte_eth_rx_burst(static_cast<uint16_t>(cfg.tap_port_id), cfg.queue,
+                                     out.tx + out.tx_count, burst);
+      out.tx_count = static_cast<uint16_t>(out.tx_count + from_kernel);
+      if (from_kernel != 0) Bump(c.from_kernel, from_kernel);
+    }
+    if (out.tx_count != 0) Bump(c.tx, Send(cfg.port_id, cfg.queue, out.tx, out.tx_count, c.tx_dropped));
+    if (out.to_tap_count != 0) {
+      if (cfg.tap_port_id >= 0) {
+        Bump(c.to_kernel, Send(static_cast<uint16_t>(cfg.tap_port_id), cfg.queue, out.to_tap,
+                               out.to_tap_count, c.exception_dropped));
+      } else {
+        rte_pktmbuf_free_bulk(out.to_tap, out.to_tap_count);
+        Bump(c.exception_dropped, out.to_tap_count);
+      }
+    }
+    if (n != 0 || injected != 0 || from_kernel != 0) ++busy;
+    ctx->reader->Quiescent();
+    if ((loops & 1023) == 0) {
+      c.loops.store(loops, std::memory_order_relaxed);
+      c.busy_loops.store(busy, std::memory_order_relaxed);
+    }
+  }
+  c.loops.store(loops, std::memory_order_relaxed);
+  c.busy_loops.store(busy, std::memory_order_relaxed);
+  ctx->reader->Offline();
+  return 0;
+}
+
+}  // namespace warpdns::fastpath::dpdk
