@@ -61,7 +61,7 @@ bool Runtime::StartFastPath(const std::vector<uint16_t>& dns_ports, std::string*
   std::vector<fastpath::dpdk::WorkerContext*> workers;
   for (size_t i = 0; i < engine_->workers(); ++i) workers.push_back(&engine_->worker(i));
   punt_ = std::make_unique<slowpath::PuntConsumer>(
-      workers, [this](const sockaddr_storage& local) { return Route(local); }, publisher_.get());
+      workers, [this](const sockaddr_storage& local) { return ServerFor(local); }, publisher_.get());
   if (!engine_->Start(&publisher_->tables(), [this] { return publisher_->RegisterReader(); },
                       error)) {
     return false;
@@ -70,7 +70,7 @@ bool Runtime::StartFastPath(const std::vector<uint16_t>& dns_ports, std::string*
   return true;
 }
 
-std::shared_ptr<slowpath::Server> Runtime::Route(const sockaddr_storage& local) const {
+std::shared_ptr<slowpath::Server> Runtime::ServerFor(const sockaddr_storage& local) const {
   char ip[INET6_ADDRSTRLEN] = "";
   uint16_t port;
   if (local.ss_family == AF_INET6) {
@@ -85,8 +85,8 @@ std::shared_ptr<slowpath::Server> Runtime::Route(const sockaddr_storage& local) 
   std::lock_guard lock(mu_);
   // A listener bound to this very address wins over a wildcard one, as the
   // kernel would pick it.
-  if (auto it = routes_.find(ListenKey{ip, port}); it != routes_.end()) return it->second->Get();
-  if (auto it = routes_.find(ListenKey{"", port}); it != routes_.end()) return it->second->Get();
+  if (auto it = routes_.find(ListenKey{ip, port}); it != routes_.end()) return it->second.slot->Get();
+  if (auto it = routes_.find(ListenKey{"", port}); it != routes_.end()) return it->second.slot->Get();
   return nullptr;
 }
 
@@ -141,6 +141,15 @@ bool Runtime::Activate(std::shared_ptr<Instance> next, std::string* error) {
     l.tcp->Start();
     listens_.emplace(key, std::move(l));
   }
+  {
+    // Readers off the control thread (punt consumer, scrapes) see only the
+    // listeners that stay; the others are closed below.
+    std::lock_guard lock(mu_);
+    routes_.clear();
+    for (const auto& [key, l] : listens_) {
+      if (next->servers().count(key)) routes_.emplace(key, Route{l.slot.get(), l.udp.get()});
+    }
+  }
   for (auto it = listens_.begin(); it != listens_.end();) {
     if (next->servers().count(it->first)) {
       ++it;
@@ -170,8 +179,6 @@ bool Runtime::Activate(std::shared_ptr<Instance> next, std::string* error) {
     std::lock_guard lock(mu_);
     previous = std::move(current_);
     current_ = next;
-    routes_.clear();
-    for (const auto& [key, l] : listens_) routes_.emplace(key, l.slot.get());
   }
   if (previous) {
     previous->StopTasks();
@@ -198,14 +205,15 @@ void Runtime::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   if (current_) current_->RunShutdownHooks();
-  // The punt consumer first: it routes into the listeners' servers.
+  // Scrapes first (they read the listeners' counters), then the punt
+  // consumer (it routes into the listeners' servers).
+  for (auto& [address, h] : http_) h->Stop();
   if (punt_) punt_->Stop();
   if (engine_) engine_->Stop();
   for (auto& [key, l] : listens_) {
     l.udp->Stop();
     l.tcp->Stop();
   }
-  for (auto& [address, h] : http_) h->Stop();
   if (current_) current_->StopTasks();
 }
 
@@ -278,6 +286,9 @@ std::vector<prometheus::MetricFamily> Runtime::CollectMetrics() const {
     f.metric.push_back(m);
     out.push_back(std::move(f));
   };
+  add_single("warpdns_fastpath_answers_offered_total",
+             "Slow-path answers of deterministic chains offered to the publisher.",
+             prometheus::MetricType::Counter, static_cast<double>(tables.offered));
   add_single("warpdns_fastpath_answers_memoized_total",
              "Slow-path answers of deterministic chains stored in the fast path's table.",
              prometheus::MetricType::Counter, static_cast<double>(tables.memoized));
@@ -336,10 +347,20 @@ std::vector<prometheus::MetricFamily> Runtime::CollectMetrics() const {
 namespace warpdns::control {
 
 void Runtime::CollectFastPathMetrics(std::vector<prometheus::MetricFamily>* out) const {
-  if (!engine_) return;
   prometheus::MetricFamily packets{"warpdns_fastpath_packets_total",
                                    "Frames handled by each fast-path worker, by what happened.",
                                    prometheus::MetricType::Counter, {}};
+  if (!engine_) {
+    // Socket mode: the workers' table hits, per listen address.
+    std::lock_guard lock(mu_);
+    for (const auto& [key, route] : routes_) {
+      packets.metric.push_back(
+          CounterSample(static_cast<double>(route.udp->AnsweredFromTables()),
+                        {{"kind", "answered"}, {"worker", "socket " + key.Label()}}));
+    }
+    out->push_back(std::move(packets));
+    return;
+  }
   prometheus::MetricFamily drops{
       "warpdns_fastpath_frames_by_reason_total",
       "Frames a fast-path worker passed to the kernel or dropped, by reason.",

@@ -74,7 +74,7 @@ class Runtime {
   std::vector<prometheus::MetricFamily> CollectMetrics() const;
   void CollectFastPathMetrics(std::vector<prometheus::MetricFamily>* out) const;
   // The punt consumer's route: the server of the listener for `local`.
-  std::shared_ptr<slowpath::Server> Route(const sockaddr_storage& local) const;
+  std::shared_ptr<slowpath::Server> ServerFor(const sockaddr_storage& local) const;
 
   RuntimeOptions options_;
   int socket_workers_ = 1;
@@ -82,8 +82,13 @@ class Runtime {
   std::unique_ptr<slowpath::Publisher> publisher_;
   std::map<ListenKey, std::shared_ptr<slowpath::ServerCounters>> counters_;
   std::map<ListenKey, Listen> listens_;
-  // The slots of listens_ for the punt consumer's thread (guarded by mu_).
-  std::map<ListenKey, slowpath::ServerSlot*> routes_;
+  // The listeners in force, for threads other than the control thread (the
+  // punt consumer, metric scrapes): guarded by mu_.
+  struct Route {
+    slowpath::ServerSlot* slot;
+    const slowpath::UdpListener* udp;
+  };
+  std::map<ListenKey, Route> routes_;
   std::unique_ptr<fastpath::dpdk::Engine> engine_;
   std::unique_ptr<slowpath::PuntConsumer> punt_;
   std::map<std::string, std::unique_ptr<HttpServer>> http_;

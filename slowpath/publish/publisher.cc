@@ -36,6 +36,7 @@ Publisher::~Publisher() {
 
 void Publisher::Memoize(const fastpath::QueryKey& key, const uint8_t* reply, size_t len,
                         uint64_t generation) {
+  offered_.fetch_add(1, std::memory_order_relaxed);
   if (len > fastpath::AnswerTable::kMaxReply + 2) {
     dropped_.fetch_add(1, std::memory_order_relaxed);
     return;
@@ -69,6 +70,9 @@ void Publisher::Flush() {
 
 Publisher::Stats Publisher::stats() const {
   Stats s;
+  // Read before the outcomes: offered <= memoized + dropped then means that
+  // everything offered so far has been dealt with.
+  s.offered = offered_.load(std::memory_order_acquire);
   s.memoized = memoized_.load(std::memory_order_relaxed);
   s.dropped = dropped_.load(std::memory_order_relaxed);
   s.published = published_.load(std::memory_order_relaxed);

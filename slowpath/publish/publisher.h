@@ -31,6 +31,7 @@ struct PublisherOptions {
 class Publisher {
  public:
   struct Stats {
+    uint64_t offered = 0;    // Memoize calls
     uint64_t memoized = 0;   // inserted into a table
     uint64_t dropped = 0;    // queue full, stale generation or too long
     uint64_t published = 0;  // TableSet versions published
@@ -89,6 +90,7 @@ class Publisher {
   uint64_t done_ = 0;
   bool stop_ = false;
 
+  std::atomic<uint64_t> offered_{0};
   std::atomic<uint64_t> memoized_{0};
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> published_{0};

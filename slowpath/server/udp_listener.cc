@@ -143,6 +143,7 @@ class UdpListener::Worker {
     io_.run();
   }
   void Stop() { io_.stop(); }
+  uint64_t answered() const { return answered_.load(std::memory_order_relaxed); }
 
  private:
   struct Outgoing {
@@ -205,6 +206,7 @@ class UdpListener::Worker {
       if (size_t n = tables->answers.Answer(key_, pkt, answer_, sizeof(answer_)); n != 0) {
         Outgoing& o = Queue(peers_[i], rx_msgs_[i].msg_hdr.msg_namelen, local);
         o.bytes.assign(answer_, answer_ + n);
+        answered_.store(answered_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         return;
       }
     }
@@ -297,6 +299,7 @@ class UdpListener::Worker {
   Publisher* publisher_;  // null: no fast-path stage (tests of the edge alone)
   std::optional<fastpath::rcu::ReaderHandle> reader_;
   fastpath::QueryKey key_;  // scratch for the packet being admitted
+  std::atomic<uint64_t> answered_{0};  // from the tables; written by this worker only
   uint8_t answer_[fastpath::AnswerTable::kMaxReply + 2];
   asio::io_context io_{1};
   asio::ip::udp::socket socket_;
@@ -342,6 +345,12 @@ std::unique_ptr<UdpListener> UdpListener::Create(ServerSlot* slot, const std::st
 }
 
 UdpListener::~UdpListener() { Stop(); }
+
+uint64_t UdpListener::AnsweredFromTables() const {
+  uint64_t sum = 0;
+  for (const auto& w : workers_) sum += w->answered();
+  return sum;
+}
 
 void UdpListener::Start() {
   for (auto& w : workers_) threads_.emplace_back([w = w.get()] { w->Run(); });

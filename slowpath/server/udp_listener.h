@@ -33,6 +33,8 @@ class UdpListener {
   void Start();
   // Stops the workers and closes the sockets. Idempotent.
   void Stop();
+  // Queries answered from the tables, without the chain (any thread).
+  uint64_t AnsweredFromTables() const;
 
  private:
   class Worker;

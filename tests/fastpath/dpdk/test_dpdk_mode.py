@@ -27,6 +27,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
+import differential
 import harness
 import netns
 from harness import REPO, Warpdns
@@ -57,8 +58,14 @@ def dpdk_corefile(net, devargs, file_prefix, tap, log=False):
 example.org:53 {
     file @DIR@/db.example.org
 %(log)s}
+diff.test:53 {
+    file @DIR@/db.diff.test
+}
 .:53 {
     whoami
+}
+.:5300 {
+    prometheus 127.0.0.1:9253
 }
 """ % {"prefix": file_prefix, "devargs": devargs, "ip4": net.server_ip, "ip6": net.server_ip6,
        "tap": tap, "log": "    log\n" if log else ""}
@@ -120,7 +127,9 @@ class Bed:
         corefile = dpdk_corefile(self.net, self.devargs, "wdns-%s-%d" % (self.net.tag, k), tap,
                                  log=log)
         self.server = start_owned(self.tmp_dir / ("run%d" % k), corefile,
-                                  files={"db.example.org": ZONE}, prefix=self.net.server_prefix())
+                                  files={"db.example.org": ZONE,
+                                         "db.diff.test": differential.zone_text()},
+                                  prefix=self.net.server_prefix())
         self.log = log
         return self.server
 
@@ -333,6 +342,8 @@ def test_dnsperf_loses_under_a_thousandth(srv, tmp_path):
     qfile.write_text(PERF_QUERIES)
     # Resolve ARP before the clock starts.
     query(net, dns.message.make_query("www.example.org.", "A"))
+    answered = differential.metric(read_metrics(net), "warpdns_fastpath_packets_total",
+                                   kind="answered")
     # The worker busy-polls lcore 1: dnsperf goes on CPU 0.
     r = net.client(["taskset", "-c", "0", "dnsperf", "-s", net.server_ip, "-d", str(qfile),
                     "-l", "10", "-Q", "20000", "-t", "2"], timeout=60)
@@ -342,6 +353,10 @@ def test_dnsperf_loses_under_a_thousandth(srv, tmp_path):
     lost = _count("Queries lost", out)
     assert sent >= 100000, out  # the run really ran at ~20k qps for 10 s
     assert lost * 1000 < sent, out
+    # After each name's first (punted) answer, the fast path answered.
+    answered = differential.metric(read_metrics(net), "warpdns_fastpath_packets_total",
+                                   kind="answered") - answered
+    assert answered >= (sent - lost) * 0.99, (answered, out)
 
 
 # --- d. TCP through the exception tap ----------------------------------------
@@ -396,3 +411,22 @@ def test_log_lines_for_every_answer(bed):
             start=start)
         assert line.startswith("[INFO] %s:" % net.client_ip), line
         assert "NOERROR" in line and "qr,aa,rd" in line, line
+
+
+def read_metrics(net):
+    """The server's /metrics, from inside its namespace."""
+    return net.server(["curl", "-sf", "http://127.0.0.1:9253/metrics"], check=True).stdout
+
+
+def test_ten_thousand_queries_fast_equals_slow(srv):
+    """The differential: each query answered first by the slow path (punted,
+    then memoized) and then by the fast path from the table gives the same
+    message, ID aside."""
+    net = srv.net
+    query(net, dns.message.make_query("h1.diff.test.", "A"))  # ARP primed
+    with net.client_socket() as sock:
+        answered, reusable, memoized = differential.run(
+            differential.udp_batch(sock, (net.server_ip, 53)), lambda: read_metrics(net),
+            differential.queries(10000), {"kind": "answered"})
+    assert reusable >= memoized > 9000, (reusable, memoized)
+    assert answered >= memoized * 0.99, (answered, memoized)
