@@ -135,19 +135,8 @@ class VethPair:
               "dev", self.client_if, "nodad"])
         for ns in (s, c):
             _run(["ip", "-n", ns, "link", "set", "lo", "up"])
-        # The server end has no kernel address: the fast path owns it. With
-        # net_af_packet the server namespace's kernel still gets a copy of
-        # every frame, and once the exception tap holds 10.99.0.1 it would
-        # answer ARP on the veth and hand each query to the slow path's
-        # sockets as well (two answers per query, measured). Keep the
-        # kernel off this interface: no ARP replies (arp_ignore=8), strict
-        # reverse-path filtering (the route back to the client is via the
-        # tap, so IPv4 arriving here is dropped), no IPv6 at all.
-        _run(["ip", "netns", "exec", s, "sysctl", "-q", "-w",
-              "net.ipv4.conf.%s.arp_ignore=8" % self.server_if,
-              "net.ipv4.conf.%s.rp_filter=1" % self.server_if])
-        _run(["ip", "netns", "exec", s, "sysctl", "-q", "-w",
-              "net.ipv6.conf.%s.disable_ipv6=1" % self.server_if], check=False)
+        # The server end has no kernel address: the fast path owns it (with
+        # net_af_packet, warpdns itself keeps the kernel off the interface).
         _run(["ip", "-n", s, "link", "set", self.server_if, "up"])
         _run(["ip", "-n", c, "link", "set", self.client_if, "up"])
         # veth hands over partial UDP checksums unless TX offload is off on

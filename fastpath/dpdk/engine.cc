@@ -95,6 +95,42 @@ bool ConfigureKernelInterface(const std::string& name, const std::vector<Interfa
   return ok;
 }
 
+bool WriteSysctl(const std::string& path, const char* value) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = write(fd, value, std::strlen(value)) == static_cast<ssize_t>(std::strlen(value));
+  close(fd);
+  return ok;
+}
+
+// AF_PACKET taps an interface the kernel keeps using: it sees every frame
+// too, and once the exception tap holds the appliance's addresses it would
+// answer ARP on the port and hand each query to the slow path's sockets as
+// well (two answers per query). Keep the kernel off the port: no ARP
+// replies, strict reverse-path filtering (the route back to a client is via
+// the tap, so IPv4 arriving on the port is dropped), no IPv6.
+bool KeepKernelOffInterface(const std::string& iface, std::string* error) {
+  const std::string v4 = "/proc/sys/net/ipv4/conf/" + iface + "/";
+  if (!WriteSysctl(v4 + "arp_ignore", "8") || !WriteSysctl(v4 + "rp_filter", "1")) {
+    *error = "io dpdk: port interface " + iface + ": cannot keep the kernel off it (" + v4 +
+             "arp_ignore, rp_filter): " + strerror(errno);
+    return false;
+  }
+  WriteSysctl("/proc/sys/net/ipv6/conf/" + iface + "/disable_ipv6", "1");  // absent without IPv6
+  return true;
+}
+
+// The value of `key=` in DPDK devargs, or "".
+std::string DevArg(const std::string& devargs, const std::string& key) {
+  for (size_t at = devargs.find(','); at != std::string::npos; at = devargs.find(',', at + 1)) {
+    if (devargs.compare(at + 1, key.size() + 1, key + "=") == 0) {
+      const size_t start = at + key.size() + 2;
+      return devargs.substr(start, devargs.find(',', start) - start);
+    }
+  }
+  return "";
+}
+
 bool SetUpQueues(uint16_t port, uint16_t queues, uint16_t descriptors, rte_mempool* pool,
                  const rte_eth_conf& conf, const std::string& what, std::string* error) {
   if (rte_eth_dev_configure(port, queues, queues, &conf) != 0) {
@@ -169,6 +205,10 @@ std::unique_ptr<Engine> Engine::Create(const EngineOptions& options, std::string
   if (e->pool_ == nullptr) {
     *error = DpdkError("io dpdk: cannot create a pool of " + std::to_string(mbufs) + " mbufs");
     return nullptr;
+  }
+  if (options.port_devargs.rfind("net_af_packet", 0) == 0 && !options.exception_tap.empty()) {
+    const std::string iface = DevArg(options.port_devargs, "iface");
+    if (!iface.empty() && !KeepKernelOffInterface(iface, error)) return nullptr;
   }
   if (!e->SetUpPort(options, error)) return nullptr;
   if (!e->SetUpTap(options, error)) return nullptr;

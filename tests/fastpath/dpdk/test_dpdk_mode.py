@@ -430,3 +430,21 @@ def test_ten_thousand_queries_fast_equals_slow(srv):
             differential.queries(10000), {"kind": "answered"})
     assert reusable >= memoized > 9000, (reusable, memoized)
     assert answered >= memoized * 0.99, (answered, memoized)
+
+
+def test_exactly_one_answer_per_query(srv):
+    """Only the fast path answers: the kernel beside an AF_PACKET port must
+    not answer too (warpdns keeps it off the interface)."""
+    net = srv.net
+    query(net, dns.message.make_query("www.example.org.", "A"))  # ARP primed
+    with net.client_socket() as sock:
+        sock.settimeout(2)
+        for i in range(20):
+            q = dns.message.make_query("www.example.org.", "A", id=1000 + i)
+            sock.sendto(q.to_wire(), (net.server_ip, 53))
+            assert dns.message.from_wire(sock.recv(4096)).id == 1000 + i
+        # A duplicate would follow within microseconds; allow far more.
+        sock.settimeout(0.3)
+        with pytest.raises(socket.timeout):
+            data = sock.recv(4096)
+            pytest.fail("a second answer: %s" % dns.message.from_wire(data))
