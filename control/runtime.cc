@@ -31,6 +31,17 @@ Runtime::Runtime(const RuntimeOptions& options) : options_(options) {
   slowpath::PublisherOptions publisher;
   publisher.answer_slots = options_.io.table_slots;
   publisher_ = std::make_unique<slowpath::Publisher>(publisher);
+  // A question costs one entry per query shape; leave most of the table to
+  // memoized answers.
+  prebuild_ = std::make_unique<slowpath::Prebuilder>(
+      publisher_.get(),
+      [this] {
+        std::vector<std::pair<uint16_t, std::shared_ptr<slowpath::Server>>> out;
+        std::lock_guard lock(mu_);
+        for (const auto& [key, route] : routes_) out.emplace_back(key.port, route.slot->Get());
+        return out;
+      },
+      options_.io.table_slots / 8);
   collector_id_ = slowpath::metrics::AddCollector([this] { return CollectMetrics(); });
 }
 
@@ -208,6 +219,7 @@ void Runtime::Shutdown() {
   // Scrapes first (they read the listeners' counters), then the punt
   // consumer (it routes into the listeners' servers).
   for (auto& [address, h] : http_) h->Stop();
+  prebuild_.reset();
   if (punt_) punt_->Stop();
   if (engine_) engine_->Stop();
   for (auto& [key, l] : listens_) {
@@ -298,6 +310,15 @@ std::vector<prometheus::MetricFamily> Runtime::CollectMetrics() const {
   add_single("warpdns_fastpath_tables_published_total",
              "Table versions published to the fast path (one per data change).",
              prometheus::MetricType::Counter, static_cast<double>(tables.published));
+  if (prebuild_) {
+    const slowpath::Prebuilder::Stats p = prebuild_->stats();
+    add_single("warpdns_fastpath_prebuilds_total",
+               "Prebuilds of the authoritative answers (one per data change, at most 1/s).",
+               prometheus::MetricType::Counter, static_cast<double>(p.builds));
+    add_single("warpdns_fastpath_prebuilt_answers",
+               "Answers the last prebuild offered to the fast path's table.",
+               prometheus::MetricType::Gauge, static_cast<double>(p.answers));
+  }
   add_single("warpdns_fastpath_answer_entries", "Answers in the fast path's current table.",
              prometheus::MetricType::Gauge, static_cast<double>(tables.entries));
   add_single("warpdns_fastpath_answer_slots", "Slots of the fast path's answer table.",

@@ -16,6 +16,7 @@
 #include "control/http_server.h"
 #include "control/instance.h"
 #include "fastpath/dpdk/engine.h"
+#include "slowpath/publish/prebuild.h"
 #include "slowpath/publish/publisher.h"
 #include "slowpath/punt/punt_consumer.h"
 #include "slowpath/server/server_slot.h"
@@ -91,6 +92,7 @@ class Runtime {
   std::map<ListenKey, Route> routes_;
   std::unique_ptr<fastpath::dpdk::Engine> engine_;
   std::unique_ptr<slowpath::PuntConsumer> punt_;
+  std::unique_ptr<slowpath::Prebuilder> prebuild_;  // reads routes_
   std::map<std::string, std::unique_ptr<HttpServer>> http_;
   mutable std::mutex mu_;  // counters_, current_, config_hash_: read by metric scrapes
   std::shared_ptr<Instance> current_;

@@ -96,6 +96,12 @@ class Plugin {
   // randomness or side effect. A chain made only of such plugins may have
   // its UDP replies memoized by the socket-mode fast path.
   virtual bool Deterministic() const { return false; }
+  // Questions whose answers are worth building before anyone asks: the owner
+  // names and types this plugin answers from its data, and one NODATA type
+  // per name. Appended to `out` while it holds fewer than `limit`. The
+  // publisher's prebuild runs them through the chain (deterministic chains
+  // only) whenever the data changes.
+  virtual void PrebuildQuestions(std::vector<wire::Question>* /*out*/, size_t /*limit*/) const {}
   // Called once after the chain is linked.
   void SetNext(Plugin* next) { next_ = next; }
   Plugin* next() const { return next_; }

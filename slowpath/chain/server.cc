@@ -1,5 +1,6 @@
 #include "slowpath/chain/server.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "slowpath/chain/clock.h"
@@ -52,6 +53,16 @@ void Server::AddZone(const std::string& zone, std::shared_ptr<Chain> chain) {
 std::vector<std::string> Server::Zones() const {
   std::vector<std::string> out;
   for (const auto& [zone, chains] : zones_) out.push_back(zone);
+  return out;
+}
+
+std::vector<std::shared_ptr<Chain>> Server::Chains() const {
+  std::vector<std::shared_ptr<Chain>> out;
+  for (const auto& [zone, chains] : zones_) {
+    for (const auto& c : chains) {
+      if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+    }
+  }
   return out;
 }
 

@@ -76,6 +76,8 @@ class Server {
   // Loading chaos, forward or proxy on a listener accepts non-IN classes.
   void AllowNonInClasses() { class_chaos_ = true; }
   std::vector<std::string> Zones() const;
+  // Every chain registered, once each.
+  std::vector<std::shared_ptr<Chain>> Chains() const;
 
   enum class Admission { kDrop, kReply, kServe };
 

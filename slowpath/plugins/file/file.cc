@@ -1,6 +1,7 @@
 // file: serves zones from RFC 1035 master files (CoreDNS plugin/file).
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cerrno>
@@ -8,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -166,6 +168,7 @@ class FilePlugin : public Plugin {
   std::string_view Name() const override { return "file"; }
   bool Deterministic() const override { return true; }
   Task<Result> ServeDns(Request& req, ResponseWriter& w) override;
+  void PrebuildQuestions(std::vector<wire::Question>* out, size_t limit) const override;
 
  private:
   // The longest zone of this plugin containing `qname`.
@@ -190,6 +193,37 @@ class FilePlugin : public Plugin {
 
   std::shared_ptr<State> state_;
 };
+
+void FilePlugin::PrebuildQuestions(std::vector<wire::Question>* out, size_t limit) const {
+  for (const auto& slot : state_->zones) {
+    std::shared_ptr<const Zone> zone = slot->zone.load();
+    // A zone bigger than what is left is not worth copying record by record:
+    // its answers are memoized as they are asked for.
+    if (!zone || out->size() + zone->RecordCount() > limit) continue;
+    // Owner -> the types it has, in zone order.
+    std::map<std::string, std::pair<wire::Name, std::vector<uint16_t>>> owners;
+    for (const wire::Rr& rr : zone->AllRecords()) {
+      if (rr.type == wire::type::kRrsig || rr.type == wire::type::kNsec ||
+          !rr.name.IsSubdomainOf(slot->origin)) {
+        continue;
+      }
+      auto& [name, types] = owners[rr.name.ToText()];
+      name = rr.name;
+      if (std::find(types.begin(), types.end(), rr.type) == types.end()) types.push_back(rr.type);
+    }
+    for (auto& [text, entry] : owners) {
+      auto& [name, types] = entry;
+      if (text.rfind("*.", 0) == 0) continue;  // a wildcard owner is never asked for by name
+      auto has = [&](uint16_t t) { return std::find(types.begin(), types.end(), t) != types.end(); };
+      // The NODATA most clients ask next: the other address family.
+      if (!has(wire::type::kCname)) types.push_back(has(wire::type::kA) ? wire::type::kAaaa : wire::type::kA);
+      for (uint16_t t : types) {
+        if (out->size() >= limit) return;
+        out->push_back(wire::Question{name, t, wire::qclass::kIn});
+      }
+    }
+  }
+}
 
 Task<Result> FilePlugin::ServeDns(Request& req, ResponseWriter& w) {
   const wire::Name& qname = req.QName();

@@ -61,6 +61,10 @@ example.org:53 {
 diff.test:53 {
     file @DIR@/db.diff.test
 }
+diff.test:5301 {
+    file @DIR@/db.diff.test
+    prometheus 127.0.0.1:9253
+}
 .:53 {
     whoami
 }
@@ -419,32 +423,14 @@ def read_metrics(net):
 
 
 def test_ten_thousand_queries_fast_equals_slow(srv):
-    """The differential: each query answered first by the slow path (punted,
-    then memoized) and then by the fast path from the table gives the same
-    message, ID aside."""
+    """The differential: each query answered by the chain (port 5301, whose
+    chain is not deterministic) and twice by the fast path (port 53, from
+    the table, prebuilt or memoized) gives the same message, ID aside."""
     net = srv.net
     query(net, dns.message.make_query("h1.diff.test.", "A"))  # ARP primed
     with net.client_socket() as sock:
-        answered, reusable, memoized = differential.run(
-            differential.udp_batch(sock, (net.server_ip, 53)), lambda: read_metrics(net),
+        answered = differential.run(
+            differential.udp_batch(sock, (net.server_ip, 53)),
+            differential.udp_batch(sock, (net.server_ip, 5301)), lambda: read_metrics(net),
             differential.queries(10000), {"kind": "answered"})
-    assert reusable >= memoized > 9000, (reusable, memoized)
-    assert answered >= memoized * 0.99, (answered, memoized)
-
-
-def test_exactly_one_answer_per_query(srv):
-    """Only the fast path answers: the kernel beside an AF_PACKET port must
-    not answer too (warpdns keeps it off the interface)."""
-    net = srv.net
-    query(net, dns.message.make_query("www.example.org.", "A"))  # ARP primed
-    with net.client_socket() as sock:
-        sock.settimeout(2)
-        for i in range(20):
-            q = dns.message.make_query("www.example.org.", "A", id=1000 + i)
-            sock.sendto(q.to_wire(), (net.server_ip, 53))
-            assert dns.message.from_wire(sock.recv(4096)).id == 1000 + i
-        # A duplicate would follow within microseconds; allow far more.
-        sock.settimeout(0.3)
-        with pytest.raises(socket.timeout):
-            data = sock.recv(4096)
-            pytest.fail("a second answer: %s" % dns.message.from_wire(data))
+    assert answered >= 9000, answered
