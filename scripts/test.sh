@@ -11,6 +11,9 @@ results=build/test-results
 rm -rf "$results" && mkdir -p "$results"
 (cd build && ctest --output-on-failure -j "$(nproc)" --timeout 120 --output-junit "$PWD/../$results/ctest.xml")
 ctest_rc=$?
+# The lock-free table and RCU code again under ASan and TSan.
+bash scripts/sanitize.sh | tee "$results/sanitize.log"
+sanitize_rc=${PIPESTATUS[0]}
 # Debian's python3 has dnspython; a python3 earlier on PATH may not.
 /usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml="$results/pytest.xml" tests
 pytest_rc=$?
@@ -27,6 +30,12 @@ for f in pathlib.Path(sys.argv[1]).glob("*.xml"):
             skipped += 1
         else:
             passed += 1
+# scripts/sanitize.sh: one "PASS san target" / "FAIL san ..." line per binary.
+for line in (pathlib.Path(sys.argv[1]) / "sanitize.log").read_text().splitlines():
+    if line.startswith("PASS "):
+        passed += 1
+    elif line.startswith("FAIL "):
+        failed += 1
 print(f"summary: {passed} passed, {failed} failed, {skipped} skipped")
 PY
-if [ $ctest_rc -ne 0 ] || [ $pytest_rc -ne 0 ]; then exit 1; fi
+if [ $ctest_rc -ne 0 ] || [ $sanitize_rc -ne 0 ] || [ $pytest_rc -ne 0 ]; then exit 1; fi
