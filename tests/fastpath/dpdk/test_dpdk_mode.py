@@ -246,6 +246,7 @@ def whoami_udp(net, where, qname):
 
 def test_arp_resolves_without_static_entry(srv):
     net = srv.net
+    arp_before = fastpath_count(net, "arp_reply")
     net.client(["ip", "neigh", "flush", "dev", net.client_if], check=True)
     e = net.neighbour(net.server_ip)
     assert e is None or "lladdr" not in e, e
@@ -254,6 +255,8 @@ def test_arp_resolves_without_static_entry(srv):
     assert r.returncode == 0, r.stdout + r.stderr
     assert set(r.stdout.split()) == {"192.0.2.10", "192.0.2.11"}, r.stdout + r.stderr
     neighbour_ok(net, net.server_ip)
+    # The fast path answered it (not the kernel behind the tap).
+    assert fastpath_count(net, "arp_reply") > arp_before
 
 
 # --- b. same answers as socket mode -------------------------------------------
@@ -383,12 +386,14 @@ def test_tcp_query_is_answered_through_the_exception_path(srv, ref):
 
 def test_ipv6_udp_and_tcp(srv, ref):
     net = srv.net
+    nd_before = fastpath_count(net, "nd_reply")
     net.client(["ip", "-6", "neigh", "flush", "dev", net.client_if], check=True)
     q = dns.message.make_query("www.example.org.", "AAAA")
     want = canon(ref.send(q))
     for _ in range(3):
         assert canon(query(net, q, where=net.server_ip6)) == want
     neighbour_ok(net, net.server_ip6)
+    assert fastpath_count(net, "nd_reply") > nd_before  # answered by the fast path
     q = dns.message.make_query("nonexistent.example.org.", "A", want_dnssec=True)
     assert canon(query(net, q, where=net.server_ip6)) == canon(ref.send(q))
     r, port = whoami_udp(net, net.server_ip6, "who6.test.")
@@ -420,6 +425,10 @@ def test_log_lines_for_every_answer(bed):
 def read_metrics(net):
     """The server's /metrics, from inside its namespace."""
     return net.server(["curl", "-sf", "http://127.0.0.1:9253/metrics"], check=True).stdout
+
+
+def fastpath_count(net, kind):
+    return differential.metric(read_metrics(net), "warpdns_fastpath_packets_total", kind=kind)
 
 
 def test_ten_thousand_queries_fast_equals_slow(srv):
