@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -124,8 +126,8 @@ size_t WriteSource(const sockaddr_storage& local, uint8_t* buf) {
 // One worker thread: its socket, its event loop, its pending replies.
 class UdpListener::Worker {
  public:
-  Worker(ServerSlot* slot, int fd, int family, Publisher* publisher)
-      : server_(slot), fd_(fd), publisher_(publisher), socket_(io_) {
+  Worker(ServerSlot* slot, int fd, int family, Publisher* publisher, int index)
+      : server_(slot), fd_(fd), index_(index), publisher_(publisher), socket_(io_) {
     if (publisher_ != nullptr) reader_ = publisher_->RegisterReader();
     asio::error_code ec;
     socket_.assign(family == AF_INET ? asio::ip::udp::v4() : asio::ip::udp::v6(), fd, ec);
@@ -144,6 +146,7 @@ class UdpListener::Worker {
   }
   void Stop() { io_.stop(); }
   uint64_t answered() const { return answered_.load(std::memory_order_relaxed); }
+  int index() const { return index_; }  // among the workers of its address family
 
  private:
   struct Outgoing {
@@ -293,6 +296,7 @@ class UdpListener::Worker {
 
   ServerSlot::Reader server_;
   int fd_;
+  int index_;
   uint16_t port_ = 0;
   sockaddr_storage bound_{};
   bool wildcard_ = false;  // bound to 0.0.0.0 / [::]: track each query's local address
@@ -338,7 +342,7 @@ std::unique_ptr<UdpListener> UdpListener::Create(ServerSlot* slot, const std::st
         *error = err;
         return nullptr;
       }
-      l->workers_.push_back(std::make_unique<Worker>(slot, fd, family, publisher));
+      l->workers_.push_back(std::make_unique<Worker>(slot, fd, family, publisher, i));
     }
   }
   return l;
@@ -353,7 +357,26 @@ uint64_t UdpListener::AnsweredFromTables() const {
 }
 
 void UdpListener::Start() {
-  for (auto& w : workers_) threads_.emplace_back([w = w.get()] { w->Run(); });
+  // Worker i of each address family on the i-th CPU this process may use
+  // (EAL's worker lcores already taken out in DPDK mode): a worker that
+  // stays on its core keeps its socket's and its table's lines warm.
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0) {
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+      if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
+    }
+  }
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    threads_.emplace_back([w = workers_[i].get()] { w->Run(); });
+    if (cpus.size() > 1) {
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(cpus[workers_[i]->index() % cpus.size()], &one);
+      pthread_setaffinity_np(threads_.back().native_handle(), sizeof(one), &one);
+    }
+  }
 }
 
 void UdpListener::Stop() {
