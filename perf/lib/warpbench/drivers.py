@@ -8,11 +8,9 @@ Two kinds of run:
     ("> NOERROR name A 0.000123", "> T name A" for a timeout), from which p50/p99 come.
 dnsperf 2.10 (Debian 12) has no latency-histogram option, hence -v.
 
-Pending with the DPDK fast path (issue 3's second half): a Kxdpgun driver (AF_XDP load
-from a client network namespace over a veth, in a rate sweep: answered qps and loss at
-each offered rate) and a Replay "driver" (no client: net_pcap infinite_rx or net_ring,
-reporting Mqps per core and cycles per query from warpdns's own counters). They plug in
-beside Dnsperf: same run(target, ...) -> result dict shape.
+Kxdpgun drives the DPDK-mode rows (veth.py): AF_XDP load from a client network namespace
+over a veth, in a rate sweep (answered qps and loss at each offered rate). Replay mode
+needs no driver at all (replay.py: net_pcap replays a capture inside warpdns).
 """
 
 import os
@@ -31,7 +29,7 @@ _STAT_RE = {
     "qps": re.compile(r"Queries per second:\s+([\d.]+)"),
     "runtime": re.compile(r"Run time \(s\):\s+([\d.]+)"),
 }
-_RCODES_RE = re.compile(r"Response codes:\s*(.*)")
+_RCODES_RE = re.compile(r"Response codes:[ \t]*(.*)")
 
 
 def percentile(sorted_values, p):
@@ -127,10 +125,57 @@ class Dnsperf:
 
 
 class Kxdpgun:
-    """Pending (DPDK fast-path issue): kxdpgun -t SECONDS -Q RATE -F CLIENT_CPU -I veth1 -i QFILE
-    10.99.0.1 from the client namespace, swept over rates; parses answered qps and loss."""
+    """kxdpgun (Knot's AF_XDP load generator) from the client namespace of a veth pair,
+    pinned to the client CPU (its own -F affinity too: by default it takes CPU 0):
+
+        ip netns exec CLI taskset -c 1 kxdpgun -t SECONDS -Q RATE -F 1 -I CLIENT_IF -i QFILE 10.99.0.1
+
+    One run per offered rate; parses sent and answered queries. kxdpgun leaves its XDP
+    program on the interface: it is taken off the client end after every run."""
     name = "kxdpgun"
+    _SENT_RE = re.compile(r"total queries:\s+(\d+)\s+\((\d+) pps\)")
+    _RECV_RE = re.compile(r"total replies:\s+(\d+)\s+\((\d+) pps\)")
+
+    def __init__(self, ctx, net, batch=None):
+        self.ctx = ctx
+        self.net = net
+        self.batch = batch
 
     @staticmethod
     def missing():
-        return "pending: DPDK fast path (kxdpgun rows come with it)"
+        return None if shutil.which("kxdpgun") else "kxdpgun not found (knot-dnsutils)"
+
+    @staticmethod
+    def version():
+        out = subprocess.run(["kxdpgun", "-V"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT).stdout
+        return out.decode("utf-8", "replace").strip() or "kxdpgun ?"
+
+    def run(self, qfile, rate, seconds, server_ip):
+        cpu = self.ctx.client_cpu.split(",")[0].split("-")[0]
+        argv = self.net.client_prefix() + ["taskset", "-c", self.ctx.client_cpu, "kxdpgun", "-t", str(int(seconds)),
+                                           "-Q", str(int(rate)), "-F", cpu, "-I", self.net.client_if,
+                                           "-i", qfile]
+        if self.batch:
+            argv += ["-b", str(self.batch)]
+        argv.append(server_ip)
+        out = os.path.join(self.ctx.tmp, "kxdpgun.out")
+        p = procs.Proc("kxdpgun", argv, out)
+        try:
+            p.popen.wait(timeout=seconds + 30)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"kxdpgun did not finish: {' '.join(argv)}")
+        finally:
+            p.stop()
+            self.net.client_xdp_off()
+        with open(out, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+        os.unlink(out)
+        m = self._SENT_RE.search(text)
+        if p.popen.returncode != 0 or not m:
+            raise RuntimeError(f"kxdpgun exited {p.popen.returncode}: {' '.join(argv)}\n{text[-2000:]}")
+        sent, sent_pps = int(m.group(1)), int(m.group(2))
+        m = self._RECV_RE.search(text)
+        answered, answered_pps = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+        return {"rate": rate, "sent": sent, "sent_pps": sent_pps, "answered": answered,
+                "answered_pps": answered_pps,
+                "loss_pct": 100.0 * (sent - answered) / sent if sent else None}

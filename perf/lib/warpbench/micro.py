@@ -38,8 +38,12 @@ def run_one(path, out_json, cpu, repetitions, min_time, bench_filter=None):
     os.unlink(log)
     if rc != 0:
         raise RuntimeError(f"{' '.join(argv)} exited {rc}:\n{text}")
-    with open(out_json) as f:
-        return json.load(f)
+    try:
+        with open(out_json) as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError):
+        # --benchmark_filter matched nothing in this binary: it writes no JSON at all.
+        return {"benchmarks": [], "context": {}}
 
 
 def medians(doc):
@@ -114,8 +118,11 @@ def run(root, tmp, args, log):
         log(f"micro: running {name} ({args.micro_repetitions} repetitions, pinned to CPU {args.client_cpu})")
         doc = run_one(path, out_json, args.client_cpu, args.micro_repetitions, args.micro_min_time,
                       args.micro_filter)
-        ran += 1
         now = medians(doc)
+        if not now:
+            log(f"micro: {name}: no benchmark matched")
+            continue
+        ran += 1
         base_path = os.path.join(base_dir, name + ".json")
         base = {}
         if os.path.exists(base_path):

@@ -22,6 +22,28 @@ MEASURES = [
 ]
 RATIO_KEYS = ["qps", "cpu", "p50", "p99", "loss"]
 
+# Replay mode (no client): per-core capacity of the DPDK poll loop; no peer can run it.
+REPLAY_MEASURES = [
+    ("mqps_core", "Mqps per core", lambda run: run["qps_per_core"] and run["qps_per_core"] / 1e6, "f2", True),
+    ("cycles", "cycles/query", lambda run: run["cycles_per_query"], "f0", False),
+    ("ns", "ns/query", lambda run: run["ns_per_query"], "f1", False),
+    ("mqps_wall", "Mqps (wall)", lambda run: run["qps"] / 1e6, "f2", True),
+    ("cpu_pct", "worker CPU %", lambda run: run["worker_cpu_pct"], "f0", None),
+    ("hit_pct", "answered % of rx", lambda run: run["answered_pct"], "f2", None),
+]
+
+# DPDK mode over a veth: kxdpgun sweep (saturation) and dnsperf at a fixed rate.
+VETH_MEASURES = [
+    ("sat", "answered qps at saturation", lambda run: run["sat_qps"], "k", True),
+    ("sat_sent", "sent qps there", lambda run: run["sat_sent_pps"], "k", None),
+    ("sat_loss", "loss % there", lambda run: run["sat_loss_pct"], "f2", False),
+    ("p50", "p50 µs @rate", lambda run: run["lat"]["p50_us"], "f0", False),
+    ("p99", "p99 µs @rate", lambda run: run["lat"]["p99_us"], "f0", False),
+    ("loss_rate", "loss % @rate", lambda run: run["lat"]["loss_pct"], "f2", False),
+]
+VETH_RATIO_KEYS = ["sat", "p50", "p99"]
+VETH_LEAD = "warpdns-dpdk"
+
 BIG_MEASURES = [
     ("load_s", "load s", lambda run: run["load_s"], "f2", False),
     ("pss_mib", "memory MiB (PSS)", lambda run: run["pss_kb"] / 1024, "f0", False),
@@ -40,6 +62,8 @@ def _num(x, fmt):
         return f"{x / 1000:.1f}k"
     if fmt == "f0":
         return f"{x:.0f}"
+    if fmt == "f1":
+        return f"{x:.1f}"
     return f"{x:.2f}"
 
 
@@ -77,11 +101,11 @@ def table(sections, header_note=""):
     out = []
     qcols = [h for _, h, _, _, _ in MEASURES]
     rcols = [f"warpdns ÷ peer: {k}" for k in ("qps", "CPU/ans", "p50", "p99", "loss")]
-    if any(m is not BIG_MEASURES for _, _, m in sections):
+    if any(m is MEASURES for _, _, m in sections):
         out.append("| workload | server | " + " | ".join(qcols + rcols) + " |")
         out.append("|" + "---|" * (2 + len(qcols) + len(rcols)))
     for wl, results, measures in sections:
-        if measures is BIG_MEASURES:
+        if measures is not MEASURES:
             continue
         w = results.get("warpdns", {}).get("summary") if "warpdns" in results else None
         for key, res in results.items():
@@ -95,6 +119,38 @@ def table(sections, header_note=""):
                     row += ["–"] * len(rcols)
                 else:
                     row += [ratio(w.get(k), s.get(k), k) for k in RATIO_KEYS]
+            out.append("| " + " | ".join(row) + " |")
+    for wl, results, measures in sections:
+        if measures is REPLAY_MEASURES:
+            if out:
+                out.append("")
+            out.append("| workload | setup | " + " | ".join(h for _, h, _, _, _ in measures) + " |")
+            out.append("|" + "---|" * (2 + len(measures)))
+            for key, res in results.items():
+                row = [wl.key, res["label"]]
+                if res["na"]:
+                    row += [res["na"]] + [""] * (len(measures) - 1)
+                else:
+                    row += [cell(res["summary"].get(k), fmt) for k, _, _, fmt, _ in measures]
+                out.append("| " + " | ".join(row) + " |")
+    for wl, results, measures in sections:
+        if measures is not VETH_MEASURES:
+            continue
+        if out:
+            out.append("")
+        vr = [f"warpdns ÷ peer: {k}" for k in ("saturation qps", "p50", "p99")]
+        out.append("| workload | server | " + " | ".join([h for _, h, _, _, _ in measures] + vr) + " |")
+        out.append("|" + "---|" * (2 + len(measures) + len(vr)))
+        w = results.get(VETH_LEAD, {}).get("summary")
+        for key, res in results.items():
+            row = [wl.key, res["label"]]
+            if res["na"]:
+                row += [res["na"]] + [""] * (len(measures) + len(vr) - 1)
+            else:
+                s = res["summary"]
+                row += [cell(s.get(k), fmt) for k, _, _, fmt, _ in measures]
+                row += ["–"] * len(vr) if key == VETH_LEAD or not w else \
+                    [ratio(w.get(k), s.get(k), k) for k in VETH_RATIO_KEYS]
             out.append("| " + " | ".join(row) + " |")
     big = [x for x in sections if x[2] is BIG_MEASURES]
     for wl, results, measures in big:

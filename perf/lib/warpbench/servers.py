@@ -6,8 +6,8 @@ A server's "setup" may include a backend (the NSD that dnsdist and the Unbound
 forwarder forward to): its CPU is counted with the front-end's, since both run
 on the server core and answering the workload costs both.
 
-Later rows (the DPDK fast path) slot in as more Server subclasses with another
-placement (a veth in a network namespace) and driver (kxdpgun); see drivers.py.
+The DPDK-mode rows live elsewhere: replay.py (no client) and veth.py (a veth between
+two network namespaces, driven by kxdpgun).
 A server's configure() writes its configs and returns the processes to start, so the
 same configs can be written for another host (perf/run --emit).
 """

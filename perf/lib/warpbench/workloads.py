@@ -26,9 +26,25 @@ WORKLOADS = {
                          AUTH_SERVERS + CACHE_SERVERS, "nx"),
     "bigzone": Workload("bigzone", "1M-record zone: load time and memory",
                         ["warpdns", "knot", "nsd"], None),
+    # DPDK mode, no client: a capture of 10k-name queries replayed by net_pcap (replay.py).
+    "replay": Workload("replay", "DPDK fast path per core, authoritative hits replayed from a "
+                       "capture (no client, no kernel)", ["warpdns-replay", "testpmd-io"], "replay"),
+    # DPDK mode over a veth pair, client in another namespace (veth.py).
+    "veth": Workload("veth", "DPDK mode on a veth, authoritative hits, 10k-name zone: kxdpgun "
+                     "rate sweep and dnsperf latency from a client namespace",
+                     ["warpdns-dpdk", "knot-xdp", "nsd-veth"], "veth"),
 }
 DEFAULT = ["auth", "cache"]
-ORDER = ["auth", "cache", "mix", "nxdomain", "bigzone"]
+ORDER = ["auth", "cache", "mix", "nxdomain", "bigzone", "replay", "veth"]
+
+# Setups of the workloads that are not driven by dnsperf on loopback (not in servers.BY_KEY).
+OTHER_SETUPS = {"replay": ["warpdns-replay", "testpmd-io"],
+                "veth": ["warpdns-dpdk", "knot-xdp", "nsd-veth"]}
+
+
+def valid_keys(workload, by_key):
+    """The server/setup keys a workload can run."""
+    return OTHER_SETUPS.get(workload.key) or list(by_key)
 
 
 def query_file(workload, zone, path):
