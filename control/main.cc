@@ -218,7 +218,7 @@ int Main(int argc, char** argv) {
     }
   }
   Runtime runtime(runtime_options);
-  if (std::string error; !runtime.StartFastPath(dns_ports, &error)) {
+  if (std::string error; !runtime.CreateFastPath(dns_ports, &error)) {
     fprintf(stderr, "%s\n", error.c_str());
     return 1;
   }
@@ -239,6 +239,10 @@ int Main(int argc, char** argv) {
   std::string error;
   std::vector<std::string> files;
   if (!load(&files, &error)) {
+    fprintf(stderr, "%s\n", error.c_str());
+    return 1;
+  }
+  if (!runtime.StartFastPath(&error)) {
     fprintf(stderr, "%s\n", error.c_str());
     return 1;
   }

@@ -45,7 +45,7 @@ Runtime::Runtime(const RuntimeOptions& options) : options_(options) {
   collector_id_ = slowpath::metrics::AddCollector([this] { return CollectMetrics(); });
 }
 
-bool Runtime::StartFastPath(const std::vector<uint16_t>& dns_ports, std::string* error) {
+bool Runtime::CreateFastPath(const std::vector<uint16_t>& dns_ports, std::string* error) {
   const config::IoPlan& io = options_.io;
   if (io.mode != config::IoPlan::Mode::kDpdk) return true;
   fastpath::dpdk::EngineOptions e;
@@ -68,7 +68,11 @@ bool Runtime::StartFastPath(const std::vector<uint16_t>& dns_ports, std::string*
   e.burst = static_cast<uint16_t>(io.burst);
   e.punt_ring = io.punt_ring;
   engine_ = fastpath::dpdk::Engine::Create(e, error);
-  if (!engine_) return false;
+  return engine_ != nullptr;
+}
+
+bool Runtime::StartFastPath(std::string* error) {
+  if (!engine_) return true;
   std::vector<fastpath::dpdk::WorkerContext*> workers;
   for (size_t i = 0; i < engine_->workers(); ++i) workers.push_back(&engine_->worker(i));
   punt_ = std::make_unique<slowpath::PuntConsumer>(

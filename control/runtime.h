@@ -38,11 +38,13 @@ class Runtime {
   explicit Runtime(const RuntimeOptions& options);
   ~Runtime();
 
-  // DPDK mode: EAL, the port, the exception tap, the workers and the punt
-  // consumer, for the UDP `dns_ports` of the Corefile. Before the first
-  // Activate, so the tap has the appliance's addresses when listeners bind.
-  // Socket mode: nothing to do.
-  bool StartFastPath(const std::vector<uint16_t>& dns_ports, std::string* error);
+  // DPDK mode: EAL, the port and the exception tap, for the UDP `dns_ports`
+  // of the Corefile. Before the first Activate, so the tap has the
+  // appliance's addresses when listeners bind. Socket mode: nothing to do.
+  bool CreateFastPath(const std::vector<uint16_t>& dns_ports, std::string* error);
+  // DPDK mode: launches the workers and the punt consumer. After the first
+  // Activate, so that no query is punted before a server exists for it.
+  bool StartFastPath(std::string* error);
 
   // The counters of a listen address (created on first use, kept forever).
   std::shared_ptr<slowpath::ServerCounters> CountersFor(const ListenKey& key);
