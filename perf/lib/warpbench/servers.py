@@ -239,6 +239,40 @@ class Nsd(Server):
         return [("nsd", ["nsd", "-d", "-c", conf], self.port)]
 
 
+def knot_conf(d, zone, listen, xdp_listen=None):
+    """knot.conf for one zone from `zone` in run dir `d`: one worker of each
+    kind, no journal, never writing the zone back; with `xdp_listen`
+    (IFACE@PORT), also Knot's XDP mode on that interface."""
+    xdp = (f"xdp:\n"
+           f"  listen: {xdp_listen}\n"
+           f"  udp: on\n") if xdp_listen else ""
+    return (f"server:\n"
+            f"  listen: {listen}\n"
+            f"  rundir: \"{d}\"\n"
+            f"  user: root:root\n"
+            f"  udp-workers: 1\n"
+            f"  tcp-workers: 1\n"
+            f"  background-workers: 1\n"
+            f"{xdp}"
+            f"control:\n"
+            f"  listen: \"{d}/knot.sock\"\n"
+            f"database:\n"
+            f"  storage: \"{d}/db\"\n"
+            f"log:\n"
+            f"  - target: stderr\n"
+            f"    any: warning\n"
+            f"template:\n"
+            f"  - id: default\n"
+            f"    storage: \"{d}\"\n"
+            f"    journal-content: none\n"
+            f"    zonefile-sync: -1\n"
+            f"    zonefile-load: whole\n"
+            f"    semantic-checks: off\n"
+            f"zone:\n"
+            f"  - domain: \"{zone.origin}\"\n"
+            f"    file: \"{zone.path}\"\n")
+
+
 class Knot(Server):
     key = "knot"
     label = "Knot"
@@ -248,31 +282,7 @@ class Knot(Server):
     def configure(self, zone):
         d = self.dir
         os.makedirs(os.path.join(d, "db"), exist_ok=True)
-        conf = self.write("knot.conf",
-                          f"server:\n"
-                          f"  listen: {self.listen}@{self.port}\n"
-                          f"  rundir: \"{d}\"\n"
-                          f"  user: root:root\n"
-                          f"  udp-workers: 1\n"
-                          f"  tcp-workers: 1\n"
-                          f"  background-workers: 1\n"
-                          f"control:\n"
-                          f"  listen: \"{d}/knot.sock\"\n"
-                          f"database:\n"
-                          f"  storage: \"{d}/db\"\n"
-                          f"log:\n"
-                          f"  - target: stderr\n"
-                          f"    any: warning\n"
-                          f"template:\n"
-                          f"  - id: default\n"
-                          f"    storage: \"{d}\"\n"
-                          f"    journal-content: none\n"
-                          f"    zonefile-sync: -1\n"
-                          f"    zonefile-load: whole\n"
-                          f"    semantic-checks: off\n"
-                          f"zone:\n"
-                          f"  - domain: \"{zone.origin}\"\n"
-                          f"    file: \"{zone.path}\"\n")
+        conf = self.write("knot.conf", knot_conf(d, zone, f"{self.listen}@{self.port}"))
         return [("knotd", ["knotd", "-c", conf], self.port)]
 
 

@@ -145,34 +145,8 @@ class KnotXdp(_VethServer):
     def configure(self, zone):
         d = self.dir
         os.makedirs(os.path.join(d, "db"), exist_ok=True)
-        conf = self.write("knot.conf",
-                          f"server:\n"
-                          f"  listen: {netns.SERVER_IP}@{PORT}\n"
-                          f"  rundir: \"{d}\"\n"
-                          f"  user: root:root\n"
-                          f"  udp-workers: 1\n"
-                          f"  tcp-workers: 1\n"
-                          f"  background-workers: 1\n"
-                          f"xdp:\n"
-                          f"  listen: {self.net.server_if}@{PORT}\n"
-                          f"  udp: on\n"
-                          f"control:\n"
-                          f"  listen: \"{d}/knot.sock\"\n"
-                          f"database:\n"
-                          f"  storage: \"{d}/db\"\n"
-                          f"log:\n"
-                          f"  - target: stderr\n"
-                          f"    any: warning\n"
-                          f"template:\n"
-                          f"  - id: default\n"
-                          f"    storage: \"{d}\"\n"
-                          f"    journal-content: none\n"
-                          f"    zonefile-sync: -1\n"
-                          f"    zonefile-load: whole\n"
-                          f"    semantic-checks: off\n"
-                          f"zone:\n"
-                          f"  - domain: \"{zone.origin}\"\n"
-                          f"    file: \"{zone.path}\"\n")
+        conf = self.write("knot.conf", servers.knot_conf(
+            d, zone, f"{netns.SERVER_IP}@{PORT}", xdp_listen=f"{self.net.server_if}@{PORT}"))
         return [("knotd", self.pinned(["knotd", "-c", conf]))]
 
 
