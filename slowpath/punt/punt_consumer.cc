@@ -132,11 +132,11 @@ void PuntConsumer::Take(size_t worker, rte_mbuf* m) {
       rte_pktmbuf_free(m);
       return;
     case Server::Admission::kReply:
-      Send(worker, m, reply);
+      Send(worker, m, info, reply);
       return;
     case Server::Admission::kServe:
       asio::co_spawn(io_,
-                     Serve(std::move(server), worker, m, std::move(req), std::move(key),
+                     Serve(std::move(server), worker, m, info, std::move(req), std::move(key),
                            generation),
                      asio::detached);
       return;
@@ -144,7 +144,7 @@ void PuntConsumer::Take(size_t worker, rte_mbuf* m) {
 }
 
 Task<void> PuntConsumer::Serve(std::shared_ptr<Server> server, size_t worker, rte_mbuf* m,
-                               std::unique_ptr<Request> req,
+                               net::FrameInfo info, std::unique_ptr<Request> req,
                                std::unique_ptr<fastpath::QueryKey> key, uint64_t generation) {
   std::vector<uint8_t> reply;
   co_await server->Respond(*req, &reply);
@@ -157,16 +157,15 @@ Task<void> PuntConsumer::Serve(std::shared_ptr<Server> server, size_t worker, rt
     publisher_->Memoize(*key, reply.data(), reply.size(), generation);
     Bump(counters_.memoized);
   }
-  Send(worker, m, reply);
+  Send(worker, m, info, reply);
 }
 
-void PuntConsumer::Send(size_t worker, rte_mbuf* m, const std::vector<uint8_t>& reply) {
+void PuntConsumer::Send(size_t worker, rte_mbuf* m, const net::FrameInfo& info,
+                        const std::vector<uint8_t>& reply) {
   const fastpath::dpdk::WorkerContext& ctx = *workers_[worker];
   uint8_t* frame = rte_pktmbuf_mtod(m, uint8_t*);
-  net::FrameInfo info;
-  net::ClassifyFrame(frame, m->data_len, *ctx.local, &info);
   const size_t room = m->buf_len - m->data_off;
-  if (info.kind != net::FrameKind::kDnsQuery || info.payload_offset + reply.size() > room) {
+  if (info.payload_offset + reply.size() > room) {
     Bump(counters_.too_big);
     rte_pktmbuf_free(m);
     return;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "fastpath/dpdk/worker.h"
+#include "fastpath/net/classify.h"
 #include "slowpath/chain/server.h"
 #include "slowpath/publish/publisher.h"
 
@@ -56,11 +57,13 @@ class PuntConsumer {
   Task<void> PollLoop();
   void Take(size_t worker, rte_mbuf* m);
   Task<void> Serve(std::shared_ptr<Server> server, size_t worker, rte_mbuf* m,
-                   std::unique_ptr<Request> req, std::unique_ptr<fastpath::QueryKey> key,
-                   uint64_t generation);
-  // Writes `reply` over the query's payload, finishes the frame and queues
-  // it on the worker's inject ring (or frees it).
-  void Send(size_t worker, rte_mbuf* m, const std::vector<uint8_t>& reply);
+                   fastpath::net::FrameInfo info, std::unique_ptr<Request> req,
+                   std::unique_ptr<fastpath::QueryKey> key, uint64_t generation);
+  // Writes `reply` over the query's payload (`info` is the query frame's
+  // classification), finishes the frame and queues it on the worker's
+  // inject ring (or frees it).
+  void Send(size_t worker, rte_mbuf* m, const fastpath::net::FrameInfo& info,
+            const std::vector<uint8_t>& reply);
 
   std::vector<fastpath::dpdk::WorkerContext*> workers_;
   Route route_;
