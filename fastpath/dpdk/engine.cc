@@ -23,6 +23,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "fastpath/table/counter_bank.h"
+
 namespace warpdns::fastpath::dpdk {
 namespace {
 
@@ -333,6 +335,7 @@ bool Engine::Start(const rcu::Published<TableSet>* tables,
   for (size_t i = 0; i < contexts_.size(); ++i) {
     WorkerContext& ctx = *contexts_[i];
     ctx.tables = tables;
+    ctx.answer.counters = CounterBank::Get().AddRow();
     ctx.reader = register_reader();
     if (!ctx.reader) {
       *error = "io dpdk: no RCU reader slot left for worker " + std::to_string(i);

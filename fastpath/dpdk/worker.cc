@@ -3,6 +3,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
+#include <time.h>
 
 #include "fastpath/net/headers.h"
 #include "fastpath/table/query_key.h"
@@ -13,6 +14,14 @@ namespace {
 inline void Bump(std::atomic<uint64_t>& c, uint64_t n = 1) noexcept {
   // Single writer: a plain add, no locked instruction.
   c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+// CLOCK_MONOTONIC through the vDSO (no system call): the clock the slow
+// path stamps cache entries with.
+inline int64_t MonotonicNs() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
 inline void SetLength(rte_mbuf* m, uint16_t len) noexcept {
@@ -63,7 +72,7 @@ void ProcessBurst(WorkerContext* ctx, const TableSet* tables, rte_mbuf** pkts, u
         if (tables != nullptr && MakeQueryKey(dns, info.payload_len, dst_port, &key)) {
           // The ID is read before the answer overwrites the query.
           const uint8_t id[2] = {dns[0], dns[1]};
-          n = tables->answers.Answer(key, id, dns, room - info.payload_offset);
+          n = tables->answers.Answer(key, id, dns, room - info.payload_offset, ctx->answer);
         }
         if (n == 0) {
           punt[punt_count++] = m;
@@ -141,6 +150,7 @@ int RunWorker(WorkerContext* ctx) noexcept {
     const uint16_t n = rte_eth_rx_burst(cfg.port_id, cfg.queue, rx, burst);
     if (n != 0) {
       Bump(c.rx, n);
+      ctx->answer.now_ns = MonotonicNs();
       ProcessBurst(ctx, tables, rx, n, &out);
     }
     // The slow path's answers leave through this worker's queue.

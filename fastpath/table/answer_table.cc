@@ -1,16 +1,33 @@
 #include "fastpath/table/answer_table.h"
 
+#include <sys/mman.h>
+
 #include <bit>
+#include <climits>
 #include <cstdlib>
 #include <new>
 
 namespace warpdns::fastpath {
+namespace {
+
+constexpr size_t kHugePage = size_t{2} << 20;
+
+std::atomic<const AnswerTable::Entry*>* AllocateSlots(size_t count) {
+  const size_t bytes = count * sizeof(std::atomic<const AnswerTable::Entry*>);
+  const size_t align = bytes >= kHugePage ? kHugePage : 64;
+  void* p = std::aligned_alloc(align, (bytes + align - 1) / align * align);
+  if (p == nullptr) throw std::bad_alloc();
+  if (align == kHugePage) madvise(p, bytes, MADV_HUGEPAGE);  // advice only
+  return static_cast<std::atomic<const AnswerTable::Entry*>*>(p);
+}
+
+}  // namespace
 
 AnswerTable::AnswerTable(size_t slots, uint64_t generation)
     : mask_(std::bit_ceil(slots < kProbe ? kProbe : slots) - 1),
       generation_(generation),
-      slots_(new std::atomic<const Entry*>[mask_ + 1]) {
-  for (size_t i = 0; i <= mask_; ++i) slots_[i].store(nullptr, std::memory_order_relaxed);
+      slots_(AllocateSlots(mask_ + 1)) {
+  for (size_t i = 0; i <= mask_; ++i) new (&slots_[i]) std::atomic<const Entry*>(nullptr);
 }
 
 AnswerTable::~AnswerTable() {
@@ -20,15 +37,21 @@ AnswerTable::~AnswerTable() {
 }
 
 bool AnswerTable::Insert(const QueryKey& key, const uint8_t* reply, size_t len,
-                         rcu::Reclaimer& reclaimer) {
-  if (len < 12 || len - 2 > kMaxReply) return false;
-  auto* e = static_cast<Entry*>(std::malloc(sizeof(Entry) + key.len + len - 2));
+                         rcu::Reclaimer& reclaimer, const uint8_t* meta, size_t meta_len,
+                         uint16_t counter) {
+  if (len < 12 || len - 2 > kMaxReply || meta_len > UINT16_MAX) return false;
+  // Meta first and a multiple of 8, so its header stays aligned.
+  const size_t meta_room = (meta_len + 7) / 8 * 8;
+  auto* e = static_cast<Entry*>(std::malloc(sizeof(Entry) + meta_room + key.len + len - 2));
   if (e == nullptr) return false;
   e->hash = key.hash;
   e->key_len = key.len;
   e->reply_len = static_cast<uint16_t>(len - 2);
-  std::memcpy(e->data, key.bytes, key.len);
-  std::memcpy(e->data + key.len, reply + 2, len - 2);
+  e->meta_len = static_cast<uint16_t>(meta_room);
+  e->counter = counter;
+  if (meta_len != 0) std::memcpy(e->data, meta, meta_len);
+  std::memcpy(e->data + meta_room, key.bytes, key.len);
+  std::memcpy(e->data + meta_room + key.len, reply + 2, len - 2);
 
   const size_t home = key.hash & mask_;
   std::atomic<const Entry*>* target = nullptr;
@@ -36,7 +59,7 @@ bool AnswerTable::Insert(const QueryKey& key, const uint8_t* reply, size_t len,
     std::atomic<const Entry*>& slot = slots_[(home + i) & mask_];
     const Entry* cur = slot.load(std::memory_order_relaxed);
     if (cur == nullptr || (cur->hash == key.hash && cur->key_len == key.len &&
-                           std::memcmp(cur->data, key.bytes, key.len) == 0)) {
+                           std::memcmp(cur->key(), key.bytes, key.len) == 0)) {
       target = &slot;
     }
   }

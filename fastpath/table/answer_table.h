@@ -19,7 +19,9 @@
 #include <memory>
 
 #include "fastpath/rcu/rcu.h"
+#include "fastpath/table/counter_bank.h"
 #include "fastpath/table/query_key.h"
+#include "fastpath/table/replay.h"
 
 namespace warpdns::fastpath {
 
@@ -35,9 +37,19 @@ class AnswerTable {
     uint64_t hash;
     uint16_t key_len;
     uint16_t reply_len;  // without the 2-octet ID
-    uint8_t data[];      // key, then the reply after its ID
-    const uint8_t* key() const noexcept { return data; }
-    const uint8_t* reply() const noexcept { return data + key_len; }
+    uint16_t meta_len;   // a replay description (replay.h) first; 0: fixed octets
+    uint16_t counter;    // CounterBank id bumped on each answer; 0: none
+    uint8_t data[];      // meta, key, then the reply after its ID
+    const uint8_t* meta() const noexcept { return data; }
+    const uint8_t* key() const noexcept { return data + meta_len; }
+    const uint8_t* reply() const noexcept { return data + meta_len + key_len; }
+  };
+
+  // A worker's own state for the answer stage.
+  struct Context {
+    int64_t now_ns = 0;                  // CLOCK_MONOTONIC, read once per burst
+    uint32_t rotation = 0;               // advanced on each rotated answer
+    CounterBank::Row counters = nullptr;  // this worker's row
   };
 
   // `slots` is rounded up to a power of two.
@@ -55,32 +67,57 @@ class AnswerTable {
       const Entry* e = slots_[(home + i) & mask_].load(std::memory_order_acquire);
       if (e == nullptr) return nullptr;  // never deleted: the probe chain ends here
       if (e->hash == key.hash && e->key_len == key.len &&
-          std::memcmp(e->data, key.bytes, key.len) == 0) {
+          std::memcmp(e->key(), key.bytes, key.len) == 0) {
         return e;
       }
     }
     return nullptr;
   }
 
+  // Starts loading `key`'s home slot, so that a batch of lookups waits for
+  // its memory once rather than once per packet (call PrefetchEntry next,
+  // then Find/Answer). Fast path: any online RCU reader; never blocks.
+  void PrefetchSlot(const QueryKey& key) const noexcept {
+    __builtin_prefetch(&slots_[key.hash & mask_]);
+  }
+  // Starts loading the entry in `key`'s home slot, the likely hit. Fast
+  // path: any online RCU reader; never blocks.
+  void PrefetchEntry(const QueryKey& key) const noexcept {
+    const Entry* e = slots_[key.hash & mask_].load(std::memory_order_relaxed);
+    if (e == nullptr) return;
+    __builtin_prefetch(e);
+    __builtin_prefetch(reinterpret_cast<const uint8_t*>(e) + 64);
+  }
+
   // Writes the answer to `key` for a query with ID `id` (network order, as
   // it sits in the query) to `out` (room for `capacity` octets). Returns its
   // length, or 0 on a miss or when it does not fit. Fast path: any online
   // RCU reader; never blocks or allocates.
-  size_t Answer(const QueryKey& key, const uint8_t id[2], uint8_t* out,
-                size_t capacity) const noexcept {
+  // `ctx` is the calling worker's.
+  size_t Answer(const QueryKey& key, const uint8_t id[2], uint8_t* out, size_t capacity,
+                Context& ctx) const noexcept {
     const Entry* e = Find(key);
     if (e == nullptr || e->reply_len + 2u > capacity) return 0;
     out[0] = id[0];
     out[1] = id[1];
-    std::memcpy(out + 2, e->reply(), e->reply_len);
+    if (e->meta_len == 0) {
+      std::memcpy(out + 2, e->reply(), e->reply_len);
+    } else if (!ReplayInto(e->meta(), e->reply(), e->reply_len, ctx.now_ns, ctx.rotation++,
+                           out)) {
+      return 0;  // past its freshness: the slow path decides (prefetch, stale)
+    }
+    if (e->counter != 0 && ctx.counters != nullptr) CounterBank::Bump(ctx.counters, e->counter);
     return e->reply_len + 2u;
   }
 
   // Writer only: remembers `reply` (a whole message, ID included) for `key`,
-  // replacing the key's entry or, when its probe window is full, one chosen
-  // by the hash. Replaced entries go to `reclaimer`. Returns false (and
-  // keeps nothing) if the reply is too short or too long.
-  bool Insert(const QueryKey& key, const uint8_t* reply, size_t len, rcu::Reclaimer& reclaimer);
+  // with its replay description `meta` (BuildReplay; empty for fixed
+  // octets) and `counter`, replacing the key's entry or, when its probe
+  // window is full, one chosen by the hash. Replaced entries go to
+  // `reclaimer`. Returns false (and keeps nothing) if the reply is too short
+  // or too long.
+  bool Insert(const QueryKey& key, const uint8_t* reply, size_t len, rcu::Reclaimer& reclaimer,
+              const uint8_t* meta = nullptr, size_t meta_len = 0, uint16_t counter = 0);
 
   uint64_t generation() const noexcept { return generation_; }
   size_t slots() const noexcept { return mask_ + 1; }
@@ -91,7 +128,12 @@ class AnswerTable {
  private:
   const size_t mask_;
   const uint64_t generation_;
-  std::unique_ptr<std::atomic<const Entry*>[]> slots_;
+  struct FreeSlots {
+    void operator()(std::atomic<const Entry*>* p) const noexcept { std::free(p); }
+  };
+  // On transparent huge pages when large: a lookup is one random slot, and
+  // a TLB miss per lookup costs as much as the cache miss.
+  std::unique_ptr<std::atomic<const Entry*>[], FreeSlots> slots_;
   std::atomic<size_t> size_{0};
   std::atomic<uint64_t> evictions_{0};
 };

@@ -126,6 +126,7 @@ void RunAnswer(benchmark::State& state, bool misses) {
   const Fixture& f = GetFixture(static_cast<size_t>(state.range(0)), misses);
   uint8_t out[AnswerTable::kMaxReply + 2];
   const uint8_t id[2] = {0x56, 0x78};
+  AnswerTable::Context ctx;
   QueryKey key;
   size_t i = 0, answered = 0;
   for (auto _ : state) {
@@ -134,7 +135,7 @@ void RunAnswer(benchmark::State& state, bool misses) {
     key.hash = p.hash;
     key.len = p.len;
     std::memcpy(key.bytes, p.bytes, sizeof(p.bytes));
-    const size_t len = f.table->Answer(key, id, out, sizeof(out));
+    const size_t len = f.table->Answer(key, id, out, sizeof(out), ctx);
     benchmark::DoNotOptimize(len);
     answered += len != 0;
     if (++i == f.lookups.size()) i = 0;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "config/corefile.h"
+#include "fastpath/table/replay.h"
 #include "fastpath/wire/message.h"
 #include "slowpath/chain/task.h"
 
@@ -27,6 +28,8 @@ std::string_view ProtoName(Proto p);  // "udp", "tcp" (tls/https/grpc log as "tc
 struct Chain;
 
 // One query as the chain sees it (CoreDNS's request.Request).
+class Plugin;
+
 struct Request {
   wire::Message msg;               // the parsed query (mutable: rewrite, bufsize)
   sockaddr_storage remote{};
@@ -45,6 +48,13 @@ struct Request {
   // Cleared by a plugin whose answer for this request depended on more than
   // the query and the data (an answer resolved through another chain).
   bool memoizable = true;
+  // How the fast path may replay the reply (cache aging, loadbalance
+  // rotation), filled in by the plugins that make it vary.
+  fastpath::ReplaySpec replay;
+  // The plugin that answered from a snapshot of its own (a cache hit): the
+  // reply may be memoized if every plugin before it is Deterministic(),
+  // whatever those after it are.
+  const Plugin* replay_from = nullptr;
 
   const wire::Name& QName() const { return msg.question.at(0).name; }
   std::string QNameText() const;   // lowercased, with trailing dot
@@ -93,8 +103,10 @@ class Plugin {
   virtual Task<Result> ServeDns(Request& req, ResponseWriter& w) = 0;
   // True when the reply depends only on the query's bytes and the data (the
   // generation of fastpath::DataGeneration()): no client address, clock,
-  // randomness or side effect. A chain made only of such plugins may have
-  // its UDP replies memoized by the socket-mode fast path.
+  // randomness or side effect, except what Request::replay describes and
+  // the fast path reproduces (a cache's TTL aging, loadbalance's rotation).
+  // A chain made only of such plugins may have its UDP replies memoized
+  // for the fast path.
   virtual bool Deterministic() const { return false; }
   // Questions whose answers are worth building before anyone asks: the owner
   // names and types this plugin answers from its data, and one NODATA type

@@ -131,8 +131,9 @@ bool Server::Memoizable(const Request& req, const std::vector<uint8_t>& reply) {
   wire::Header h;
   wire::ReadHeader(reply.data(), reply.size(), &h);
   const int rcode = h.rcode();
-  return !h.tc() && (rcode == wire::rcode::kNoError || rcode == wire::rcode::kNxDomain) &&
-         req.chain->Deterministic();
+  if (h.tc() || (rcode != wire::rcode::kNoError && rcode != wire::rcode::kNxDomain)) return false;
+  return req.replay_from != nullptr ? req.chain->ReplayableBefore(req.replay_from)
+                                    : req.chain->Deterministic();
 }
 
 Task<void> Server::Handle(std::vector<uint8_t> pkt, sockaddr_storage remote,

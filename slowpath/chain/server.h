@@ -28,6 +28,14 @@ struct Chain {
     }
     return true;
   }
+  // Every plugin before `p` is Deterministic() (and `p` is in the chain).
+  bool ReplayableBefore(const Plugin* p) const {
+    for (const auto& q : plugins) {
+      if (q.get() == p) return true;
+      if (!q->Deterministic()) return false;
+    }
+    return false;
+  }
 };
 
 // Why a packet was not served normally, and recovered plugin failures.
@@ -97,6 +105,11 @@ class Server {
   // Whether the reply just produced for `req` may be memoized: a
   // deterministic chain wrote a NOERROR or NXDOMAIN reply without TC.
   static bool Memoizable(const Request& req, const std::vector<uint8_t>& reply);
+  // How the fast path replays `req`'s memoizable reply: nullptr for fixed
+  // octets.
+  static const fastpath::ReplaySpec* Replay(const Request& req) {
+    return req.replay.aging || req.replay.rotate ? &req.replay : nullptr;
+  }
 
   // Admit, then Respond: the whole path for tests and simple callers.
   Task<void> Handle(std::vector<uint8_t> pkt, sockaddr_storage remote, sockaddr_storage local,

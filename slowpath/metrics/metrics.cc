@@ -12,6 +12,7 @@ struct Collectors {
   std::mutex mu;
   int next_id = 1;
   std::map<int, Collector> by_id;
+  std::vector<std::function<void()>> refreshers;
 };
 
 Collectors& GetCollectors() {
@@ -40,7 +41,18 @@ void RemoveCollector(int id) {
   c.by_id.erase(id);
 }
 
+void AddRefresher(std::function<void()> refresher) {
+  Collectors& c = GetCollectors();
+  std::lock_guard lock(c.mu);
+  c.refreshers.push_back(std::move(refresher));
+}
+
 std::string Serialize() {
+  {
+    Collectors& c = GetCollectors();
+    std::lock_guard lock(c.mu);
+    for (auto& r : c.refreshers) r();
+  }
   std::vector<prometheus::MetricFamily> families = Registry().Collect();
   {
     Collectors& c = GetCollectors();

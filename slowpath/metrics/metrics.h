@@ -25,6 +25,10 @@ prometheus::Registry& Registry();
 int AddCollector(Collector collector);
 void RemoveCollector(int id);
 
+// Adds a function run at the start of every scrape, before the families are
+// read (to fold counts kept elsewhere into prometheus-cpp counters).
+void AddRefresher(std::function<void()> refresher);
+
 // Text exposition format of everything registered.
 std::string Serialize();
 

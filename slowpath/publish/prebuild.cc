@@ -61,7 +61,7 @@ Task<void> PrebuildOne(std::shared_ptr<Server> server, std::vector<uint8_t> quer
   }
   co_await server->Respond(req, &reply);
   if (Server::Memoizable(req, reply)) {
-    publisher->Memoize(key, reply.data(), reply.size(), generation);
+    publisher->Memoize(key, reply.data(), reply.size(), generation, Server::Replay(req));
     ++*answers;
   }
 }

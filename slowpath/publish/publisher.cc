@@ -35,9 +35,11 @@ Publisher::~Publisher() {
 }
 
 void Publisher::Memoize(const fastpath::QueryKey& key, const uint8_t* reply, size_t len,
-                        uint64_t generation) {
+                        uint64_t generation, const fastpath::ReplaySpec* replay) {
   offered_.fetch_add(1, std::memory_order_relaxed);
-  if (len > fastpath::AnswerTable::kMaxReply + 2) {
+  std::vector<uint8_t> meta;
+  if (len > fastpath::AnswerTable::kMaxReply + 2 ||
+      (replay != nullptr && !fastpath::BuildReplay(reply, len, *replay, &meta))) {
     dropped_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
@@ -56,6 +58,8 @@ void Publisher::Memoize(const fastpath::QueryKey& key, const uint8_t* reply, siz
     std::memcpy(p.key.bytes, key.bytes, key.len);
     p.generation = generation;
     p.reply.assign(reply, reply + len);
+    p.meta = std::move(meta);
+    p.counter = replay != nullptr ? replay->counter : 0;
     ++enqueued_;
   }
   if (first) wake_.notify_one();
@@ -117,7 +121,8 @@ void Publisher::Run() {
     if (generation != writable_->answers.generation()) PublishFresh(generation);
     for (const Pending& p : batch) {
       if (p.generation == generation &&
-          writable_->answers.Insert(p.key, p.reply.data(), p.reply.size(), *reclaimer_)) {
+          writable_->answers.Insert(p.key, p.reply.data(), p.reply.size(), *reclaimer_,
+                                    p.meta.data(), p.meta.size(), p.counter)) {
         memoized_.fetch_add(1, std::memory_order_relaxed);
       } else {
         dropped_.fetch_add(1, std::memory_order_relaxed);

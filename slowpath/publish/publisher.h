@@ -18,6 +18,7 @@
 
 #include "fastpath/rcu/rcu.h"
 #include "fastpath/table/query_key.h"
+#include "fastpath/table/replay.h"
 #include "fastpath/table/table_set.h"
 
 namespace warpdns::slowpath {
@@ -54,10 +55,11 @@ class Publisher {
   const fastpath::rcu::Published<fastpath::TableSet>& tables() const { return tables_; }
 
   // Queues `reply` as the answer to `key`, made by a deterministic chain
-  // under data `generation`. Any slow-path thread; takes a short lock, so
-  // never from the fast path.
+  // under data `generation`; `replay` (when not null) says how the fast path
+  // ages and rotates it, and a reply that cannot be replayed so is dropped.
+  // Any slow-path thread; takes a short lock, so never from the fast path.
   void Memoize(const fastpath::QueryKey& key, const uint8_t* reply, size_t len,
-               uint64_t generation);
+               uint64_t generation, const fastpath::ReplaySpec* replay = nullptr);
 
   // Returns once everything queued before the call is in the tables (tests,
   // and benchmarks that preload). Any thread but the publisher's.
@@ -70,6 +72,8 @@ class Publisher {
     fastpath::QueryKey key;
     uint64_t generation;
     std::vector<uint8_t> reply;
+    std::vector<uint8_t> meta;  // BuildReplay's description; empty: fixed octets
+    uint16_t counter = 0;
   };
 
   void Run();

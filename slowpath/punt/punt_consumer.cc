@@ -154,7 +154,7 @@ Task<void> PuntConsumer::Serve(std::shared_ptr<Server> server, size_t worker, rt
     co_return;
   }
   if (key && Server::Memoizable(*req, reply)) {
-    publisher_->Memoize(*key, reply.data(), reply.size(), generation);
+    publisher_->Memoize(*key, reply.data(), reply.size(), generation, Server::Replay(*req));
     Bump(counters_.memoized);
   }
   Send(worker, m, info, reply);

@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include <asio.hpp>
 #include <cerrno>
 #include <cstring>
@@ -129,6 +131,7 @@ class UdpListener::Worker {
   Worker(ServerSlot* slot, int fd, int family, Publisher* publisher, int index)
       : server_(slot), fd_(fd), index_(index), publisher_(publisher), socket_(io_) {
     if (publisher_ != nullptr) reader_ = publisher_->RegisterReader();
+    answer_ctx_.counters = fastpath::CounterBank::Get().AddRow();
     asio::error_code ec;
     socket_.assign(family == AF_INET ? asio::ip::udp::v4() : asio::ip::udp::v6(), fd, ec);
     socklen_t bl = sizeof(bound_);
@@ -150,6 +153,9 @@ class UdpListener::Worker {
 
  private:
   struct Outgoing {
+    // An answer from the tables, written in place; else `bytes`.
+    uint8_t answer[fastpath::AnswerTable::kMaxReply + 2];
+    size_t answer_len = 0;
     std::vector<uint8_t> bytes;
     sockaddr_storage peer;
     socklen_t peer_len;
@@ -174,7 +180,7 @@ class UdpListener::Worker {
       for (;;) {
         int n = ReceiveBatch();
         if (n <= 0) break;
-        for (int i = 0; i < n; ++i) Admit(server, tables, i);
+        AdmitBatch(server, tables, n);
         if (n < kBatch) break;
       }
       if (reader_) reader_->Quiescent();  // `tables` is not used past here
@@ -196,22 +202,44 @@ class UdpListener::Worker {
     return recvmmsg(fd_, rx_msgs_, kBatch, MSG_DONTWAIT, nullptr);
   }
 
+  // The fast-path stage for a batch: keys first, then the table's memory
+  // requested for all of them, then the lookups, so that the batch waits for
+  // its cache misses together (they were most of this thread's own time).
+  void AdmitBatch(const std::shared_ptr<Server>& server, const fastpath::TableSet* tables,
+                  int n) {
+    for (int i = 0; i < n; ++i) {
+      keyed_[i] = reader_ && fastpath::MakeQueryKey(static_cast<const uint8_t*>(rx_iov_[i].iov_base),
+                                                    rx_msgs_[i].msg_len, port_, &keys_[i]);
+      if (keyed_[i] && tables != nullptr) tables->answers.PrefetchSlot(keys_[i]);
+    }
+    if (tables != nullptr) {
+      for (int i = 0; i < n; ++i) {
+        if (keyed_[i]) tables->answers.PrefetchEntry(keys_[i]);
+      }
+      timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      answer_ctx_.now_ns = int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+    }
+    for (int i = 0; i < n; ++i) Admit(server, tables, i);
+  }
+
   void Admit(const std::shared_ptr<Server>& server, const fastpath::TableSet* tables, int i) {
     sockaddr_storage local = bound_;
     if (wildcard_) ReadLocal(rx_msgs_[i].msg_hdr, &local, port_);
     const auto* pkt = static_cast<const uint8_t*>(rx_iov_[i].iov_base);
     const size_t len = rx_msgs_[i].msg_len;
-    // The fast-path stage: a query whose key a deterministic chain already
-    // answered on the same data gets the same reply from the tables.
+    // A query whose key a deterministic chain already answered on the same
+    // data gets the same reply from the tables.
     const uint64_t generation = fastpath::DataGeneration();
-    const bool keyed = reader_ && fastpath::MakeQueryKey(pkt, len, port_, &key_);
+    const bool keyed = keyed_[i];
     if (keyed && tables != nullptr) {
-      if (size_t n = tables->answers.Answer(key_, pkt, answer_, sizeof(answer_)); n != 0) {
-        Outgoing& o = Queue(peers_[i], rx_msgs_[i].msg_hdr.msg_namelen, local);
-        o.bytes.assign(answer_, answer_ + n);
+      Outgoing& o = Queue(peers_[i], rx_msgs_[i].msg_hdr.msg_namelen, local);
+      o.answer_len = tables->answers.Answer(keys_[i], pkt, o.answer, sizeof(o.answer), answer_ctx_);
+      if (o.answer_len != 0) {
         answered_.store(answered_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         return;
       }
+      --pending_count_;  // a miss: the slot goes back
     }
     auto req = std::make_unique<Request>();
     std::vector<uint8_t> reply;
@@ -224,7 +252,7 @@ class UdpListener::Worker {
       case Server::Admission::kServe:
         asio::co_spawn(io_,
                        Serve(server, std::move(req), rx_msgs_[i].msg_hdr.msg_namelen,
-                             keyed ? std::make_unique<fastpath::QueryKey>(key_) : nullptr,
+                             keyed ? std::make_unique<fastpath::QueryKey>(keys_[i]) : nullptr,
                              generation),
                        asio::detached);
         return;
@@ -240,7 +268,7 @@ class UdpListener::Worker {
     co_await server->Respond(*req, &reply);
     if (reply.empty()) co_return;
     if (key && Server::Memoizable(*req, reply)) {
-      publisher_->Memoize(*key, reply.data(), reply.size(), generation);
+      publisher_->Memoize(*key, reply.data(), reply.size(), generation, Server::Replay(*req));
     }
     Queue(req->remote, peer_len, req->local).bytes.swap(reply);
     ScheduleFlush();
@@ -253,6 +281,7 @@ class UdpListener::Worker {
     o.peer = peer;
     o.peer_len = peer_len;
     o.local = local;
+    o.answer_len = 0;
     return o;
   }
 
@@ -272,7 +301,8 @@ class UdpListener::Worker {
       int out = 0;
       for (auto it = pending_.begin() + done;
            it != pending_.begin() + pending_count_ && out < kBatch; ++it, ++out) {
-        tx_iov_[out] = {it->bytes.data(), it->bytes.size()};
+        tx_iov_[out] = it->answer_len != 0 ? iovec{it->answer, it->answer_len}
+                                           : iovec{it->bytes.data(), it->bytes.size()};
         tx_msgs_[out].msg_hdr = {};
         tx_msgs_[out].msg_hdr.msg_name = &it->peer;
         tx_msgs_[out].msg_hdr.msg_namelen = it->peer_len;
@@ -302,9 +332,10 @@ class UdpListener::Worker {
   bool wildcard_ = false;  // bound to 0.0.0.0 / [::]: track each query's local address
   Publisher* publisher_;  // null: no fast-path stage (tests of the edge alone)
   std::optional<fastpath::rcu::ReaderHandle> reader_;
-  fastpath::QueryKey key_;  // scratch for the packet being admitted
+  fastpath::QueryKey keys_[kBatch];  // of the batch being admitted
+  bool keyed_[kBatch];
+  fastpath::AnswerTable::Context answer_ctx_;
   std::atomic<uint64_t> answered_{0};  // from the tables; written by this worker only
-  uint8_t answer_[fastpath::AnswerTable::kMaxReply + 2];
   asio::io_context io_{1};
   asio::ip::udp::socket socket_;
   bool flush_posted_ = false;

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <ctime>
 
+#include "fastpath/table/counter_bank.h"
 #include "slowpath/chain/response.h"
 #include "slowpath/metrics/metrics.h"
 
@@ -207,6 +208,54 @@ Families& GetFamilies() {
 constexpr std::string_view kSuccess = "success";
 constexpr std::string_view kDenial = "denial";
 
+// Hits the fast path answered from this cache's entries: each counts as a
+// request and a hit. The workers bump their own CounterBank rows; before each
+// scrape the new hits are added to the plugin's counters.
+class FastHits {
+ public:
+  static FastHits& Get() {
+    static FastHits* f = new FastHits;  // never destroyed: scrapes may race exit
+    return *f;
+  }
+
+  uint16_t Track(const std::string& name, prometheus::Counter* requests,
+                 prometheus::Counter* hits) {
+    const uint16_t id = fastpath::CounterBank::Get().Id(name);
+    if (id == 0) return 0;
+    std::lock_guard lock(mu_);
+    // The same labels give the same counters after a reload: keep what was
+    // already folded.
+    auto [it, added] = tracked_.try_emplace(id, Tracked{requests, hits, 0});
+    if (added) it->second.folded = fastpath::CounterBank::Get().Sum(id);
+    return id;
+  }
+
+ private:
+  struct Tracked {
+    prometheus::Counter* requests;
+    prometheus::Counter* hits;
+    uint64_t folded;
+  };
+
+  FastHits() {
+    metrics::AddRefresher([this] { Fold(); });
+  }
+
+  void Fold() {
+    std::lock_guard lock(mu_);
+    for (auto& [id, t] : tracked_) {
+      const uint64_t sum = fastpath::CounterBank::Get().Sum(id);
+      if (sum == t.folded) continue;
+      t.requests->Increment(static_cast<double>(sum - t.folded));
+      t.hits->Increment(static_cast<double>(sum - t.folded));
+      t.folded = sum;
+    }
+  }
+
+  std::mutex mu_;  // guards tracked_
+  std::map<uint16_t, Tracked> tracked_;
+};
+
 }  // namespace
 
 uint64_t Key(std::string_view lower_qname, uint16_t qtype, uint16_t qclass, bool dnssec_ok,
@@ -246,6 +295,8 @@ struct Cache::Counters {
   prometheus::Counter* served_stale;
   prometheus::Counter* evictions_success;
   prometheus::Counter* evictions_denial;
+  uint16_t fast_success = 0;  // CounterBank ids of fast-path hits
+  uint16_t fast_denial = 0;
 };
 
 // Detached refreshes still running; the plugin waits for them when it is
@@ -439,11 +490,18 @@ Cache::Counters& Cache::CountersFor(const std::string& server) {
         &f.evictions.Add(labels(kSuccess)),
         &f.evictions.Add(labels(kDenial)),
     });
+    const std::string name = "cache|" + server + "|" + zones_label_ + "|";
+    slot->fast_success =
+        FastHits::Get().Track(name + std::string(kSuccess), slot->requests, slot->hits_success);
+    slot->fast_denial =
+        FastHits::Get().Track(name + std::string(kDenial), slot->requests, slot->hits_denial);
   }
   return *slot;
 }
 
-ItemPtr Cache::Lookup(int64_t now, const Request& req, uint64_t key, Counters& counters) {
+ItemPtr Cache::Lookup(int64_t now, const Request& req, uint64_t key, Counters& counters,
+                     bool* denial_hit) {
+  *denial_hit = false;
   counters.requests->Increment();
   const int64_t stale_seconds = config_.stale / kSecond;
   auto usable = [&](const ItemPtr& item) {
@@ -462,6 +520,7 @@ ItemPtr Cache::Lookup(int64_t now, const Request& req, uint64_t key, Counters& c
       }
     }
     counters.hits_denial->Increment();
+    *denial_hit = true;
     return denial;
   }
   if (ItemPtr success = success_.Get(key); usable(success)) {
@@ -567,6 +626,25 @@ Task<std::optional<Result>> Cache::Verify(Request& req, ResponseWriter& w, uint6
   co_return Result{};
 }
 
+void Cache::DescribeReplay(Request& req, const Item& item, bool denial,
+                           const Counters& counters) const {
+  const Entry& e = item.entry();
+  // Fresh until expiry, or until the prefetch window opens: the slow path
+  // then sees the hits that decide a prefetch.
+  int64_t fresh = e.ttl;
+  if (config_.prefetch > 0) {
+    fresh -= static_cast<int64_t>(
+        std::ceil(static_cast<double>(config_.prefetch_percentage) / 100 * e.ttl));
+  }
+  req.replay_from = this;
+  req.replay.aging = true;
+  req.replay.keepttl = config_.keepttl;
+  req.replay.stored_ns = e.stored_ns;
+  req.replay.ttl = e.ttl;
+  req.replay.fresh_until_ns = e.stored_ns + fresh * kSecond;
+  req.replay.counter = denial ? counters.fast_denial : counters.fast_success;
+}
+
 wire::Message Cache::Reply(const Entry& entry, const wire::Message& query, int64_t ttl,
                            bool dnssec_ok, bool ad) const {
   wire::Message m = wire::MakeReply(query);
@@ -596,7 +674,8 @@ Task<Result> Cache::ServeDns(Request& req, ResponseWriter& w) {
   const bool ad = req.msg.header.ad();
   const uint64_t key = Key(qname, req.QType(), req.QClass(), dnssec_ok, req.msg.header.cd());
 
-  ItemPtr item = Lookup(now, req, key, counters);
+  bool denial_hit;
+  ItemPtr item = Lookup(now, req, key, counters, &denial_hit);
   if (item == nullptr) {
     Writer cw(this, req, &counters, &w, false);
     co_return co_await Refresh(req, cw);
@@ -614,6 +693,8 @@ Task<Result> Cache::ServeDns(Request& req, ResponseWriter& w) {
     counters.served_stale->Increment();
   } else if (ShouldPrefetch(*item, now)) {
     co_await TryPrefetch(req, item, key, now, &counters);
+  } else {
+    DescribeReplay(req, *item, denial_hit, counters);
   }
   if (config_.keepttl) ttl = entry.ttl;
   w.WriteMsg(Reply(entry, req.msg, ttl, dnssec_ok, ad));

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -76,7 +77,8 @@ class Cache : public Plugin {
   class Running;
 
   // A fresh entry, or one within serve_stale's reach; counts the request.
-  ItemPtr Lookup(int64_t now, const Request& req, uint64_t key, Counters& counters);
+  ItemPtr Lookup(int64_t now, const Request& req, uint64_t key, Counters& counters,
+                 bool* denial_hit);
   // Runs the plugins below with AD set in the query (so a validating
   // upstream says whether it validated), then restores the query.
   Task<Result> Refresh(Request& req, ResponseWriter& w);
@@ -96,6 +98,8 @@ class Cache : public Plugin {
   wire::Message Reply(const Entry& entry, const wire::Message& query, int64_t ttl, bool dnssec_ok,
                       bool ad) const;
   Counters& CountersFor(const std::string& server);
+  // Tells the fast path how to replay the hit being served from `item`.
+  void DescribeReplay(Request& req, const Item& item, bool denial, const Counters& counters) const;
 
   const Config config_;
   const Clock clock_;

@@ -316,6 +316,11 @@ class Edns0Rule : public Rule {
     v6_bits_ = v6;
   }
 
+  bool Deterministic() const override {
+    return kind_ == Kind::kLocal || kind_ == Kind::kNsid ||
+           (kind_ == Kind::kVariable && (variable_ == "{qname}" || variable_ == "{qtype}"));
+  }
+
   Outcome Apply(Request& req) const override {
     std::vector<uint8_t> data = data_;
     if (kind_ == Kind::kVariable && !VariableData(req, &data)) return {};

@@ -59,6 +59,9 @@ class Rule {
  public:
   virtual ~Rule() = default;
   virtual Outcome Apply(Request& req) const = 0;
+  // The rewrite depends on the query alone (not on the client's address,
+  // port, transport or metadata): its effect can be memoized.
+  virtual bool Deterministic() const { return true; }
   // `stop` (the default) ends request rewriting after this rule matches.
   bool stop() const { return stop_; }
   void set_stop(bool stop) { stop_ = stop; }

@@ -120,6 +120,7 @@ TEST(AnswerTableConcurrencyTest, WriterReplacesAndRepublishesWhileReadersVerify)
         uint64_t last_generation = 0;
         std::vector<uint8_t> out(AnswerTable::kMaxReply + 2);
         const uint8_t id[2] = {0x5a, 0xa5};
+        AnswerTable::Context ctx;
         rcu.Online();
         for (uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
           const TableSet& set = tables.Get();
@@ -129,7 +130,7 @@ TEST(AnswerTableConcurrencyTest, WriterReplacesAndRepublishesWhileReadersVerify)
           last_generation = gen;
           const int index = static_cast<int>(rng() % kKeys);
           ++s.lookups;
-          const size_t len = set.answers.Answer(keys[index], id, out.data(), out.size());
+          const size_t len = set.answers.Answer(keys[index], id, out.data(), out.size(), ctx);
           if (len != 0) {
             ++s.hits;
             const std::optional<uint64_t> version =

@@ -105,8 +105,9 @@ TEST_F(AnswerTableTest, InsertFindAnswer) {
   EXPECT_EQ(ReplyOf(e), Bytes(reply.begin() + 2, reply.end())) << "stored without its ID";
 
   const uint8_t id[2] = {0x01, 0x02};
+  AnswerTable::Context ctx;
   Bytes out(reply.size() + 10, 0xee);
-  ASSERT_EQ(t.Answer(www, id, out.data(), out.size()), reply.size());
+  ASSERT_EQ(t.Answer(www, id, out.data(), out.size(), ctx), reply.size());
   Bytes want = reply;
   want[0] = 0x01;
   want[1] = 0x02;
@@ -115,16 +116,16 @@ TEST_F(AnswerTableTest, InsertFindAnswer) {
 
   // Capacity: exactly enough works, one octet less is a miss and writes nothing.
   Bytes exact(reply.size(), 0);
-  EXPECT_EQ(t.Answer(www, id, exact.data(), exact.size()), reply.size());
+  EXPECT_EQ(t.Answer(www, id, exact.data(), exact.size(), ctx), reply.size());
   EXPECT_EQ(exact, want);
   Bytes small(reply.size() - 1, 0x55);
-  EXPECT_EQ(t.Answer(www, id, small.data(), small.size()), 0u);
+  EXPECT_EQ(t.Answer(www, id, small.data(), small.size(), ctx), 0u);
   EXPECT_EQ(small, Bytes(reply.size() - 1, 0x55));
 
   // Other keys miss, also one differing only in qtype.
   EXPECT_EQ(t.Find(KeyFor("ftp")), nullptr);
   EXPECT_EQ(t.Find(KeyFor("www", 28)), nullptr);
-  EXPECT_EQ(t.Answer(KeyFor("ftp"), id, out.data(), out.size()), 0u);
+  EXPECT_EQ(t.Answer(KeyFor("ftp"), id, out.data(), out.size(), ctx), 0u);
   EXPECT_EQ(reclaimer_->pending(), 0u) << "a new key retires nothing";
 }
 
