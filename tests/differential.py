@@ -100,6 +100,21 @@ def metric(text, name, **labels):
     return total
 
 
+def wait_publisher(read_metrics, timeout=30):
+    """Readiness: the publisher has dealt with every answer offered to it
+    (offers happen before the reply is sent, so all first-sight ones are in)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = read_metrics()
+        offered = metric(text, "warpdns_fastpath_answers_offered_total")
+        done = (metric(text, "warpdns_fastpath_answers_memoized_total") +
+                metric(text, "warpdns_fastpath_answers_not_memoized_total"))
+        if done >= offered:
+            return
+        assert time.monotonic() < deadline, "the publisher is stuck:\n" + text
+        time.sleep(0.01)
+
+
 def run(send_fast, send_slow, read_metrics, wire_queries, answered_labels, timeout=30):
     """Asks every query of `wire_queries` three times: once of a server
     block whose chain is not deterministic (`send_slow`: it always runs the
@@ -113,18 +128,7 @@ def run(send_fast, send_slow, read_metrics, wire_queries, answered_labels, timeo
     for replies in (slow, first):
         lost = sum(r is None for r in replies)
         assert lost <= len(wire_queries) // 1000, "%d replies lost" % lost
-    # Readiness: the publisher has dealt with every answer offered to it
-    # (offers happen before the reply is sent, so all first-sight ones are in).
-    deadline = time.monotonic() + timeout
-    while True:
-        text = read_metrics()
-        offered = metric(text, "warpdns_fastpath_answers_offered_total")
-        done = (metric(text, "warpdns_fastpath_answers_memoized_total") +
-                metric(text, "warpdns_fastpath_answers_not_memoized_total"))
-        if done >= offered:
-            break
-        assert time.monotonic() < deadline, "the publisher is stuck:\n" + text
-        time.sleep(0.01)
+    wait_publisher(read_metrics, timeout)
     before = metric(read_metrics(), "warpdns_fastpath_packets_total", **answered_labels)
     second = send_fast(wire_queries)
     after = metric(read_metrics(), "warpdns_fastpath_packets_total", **answered_labels)
