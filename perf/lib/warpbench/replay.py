@@ -143,15 +143,7 @@ class WarpdnsReplay(_Setup):
         # table; prometheus sits in a block of its own on another port (a block with
         # prometheus or log is never memoized). mbufs: net_pcap's infinite_rx keeps the whole
         # capture (10k frames) in mbufs of the pool, beside the rings.
-        return ("{\n"
-                "    io dpdk {\n"
-                f"        eal {self.eal('replay')}\n"
-                f"        port net_pcap0,rx_pcap={self.capture},infinite_rx=1 address {SERVER_IP}/24\n"
-                "        workers 1\n"
-                "        mbufs 65536\n"
-                f"{extra}"
-                "    }\n"
-                "}\n"
+        return (self._io_block(extra) +
                 f"{self.zone.origin.rstrip('.')}:{self.port} {{\n"
                 f"    file {self.zone.path}\n"
                 "}\n"
@@ -162,7 +154,19 @@ class WarpdnsReplay(_Setup):
     def url(self):
         return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
+    def _io_block(self, extra):
+        return ("{\n"
+                "    io dpdk {\n"
+                f"        eal {self.eal('replay')}\n"
+                f"        port net_pcap0,rx_pcap={self.capture},infinite_rx=1 address {SERVER_IP}/24\n"
+                "        workers 1\n"
+                "        mbufs 65536\n"
+                f"{extra}"
+                "    }\n"
+                "}\n")
+
     def start(self, deadline_s=60):
+        self.probe_port = getattr(self, "upstream_port", self.port)
         self.dir = os.path.join(self.ctx.tmp, f"replay-{len(os.listdir(self.ctx.tmp))}")
         os.makedirs(self.dir)
         self.metrics_port = procs.free_port()
@@ -175,7 +179,8 @@ class WarpdnsReplay(_Setup):
                                os.path.join(self.dir, "warpdns.log"), cwd=self.dir)
         # The zone is loaded once the kernel-socket listener on the same port answers
         # (DPDK mode keeps the sockets, for TCP and for traffic outside the port).
-        servers.wait_answer([self.proc], self.port, self.zone.probe_name, deadline_s, self.label)
+        servers.wait_answer([self.proc], self.probe_port, self.zone.probe_name, deadline_s,
+                            self.label)
         # Then every distinct query has to be punted once and memoized: wait until nothing
         # is punted any more.
         deadline = time.monotonic() + deadline_s
@@ -207,6 +212,41 @@ class WarpdnsReplay(_Setup):
         return _figures(wall, d.get("answered", 0), cpu_s, {
             "rx": d.get("rx", 0), "punted": d.get("punted", 0), "tx_dropped": d.get("tx_dropped", 0),
             "answered_pct": 100.0 * d.get("answered", 0) / d["rx"] if d.get("rx") else None})
+
+
+class WarpdnsReplayStages(WarpdnsReplay):
+    """The same replay through cache, rewrite and loadbalance: the capture asks the zone's
+    names under ALIAS; `rewrite` maps them to the zone, `cache` holds the answers of a
+    `forward` to a file block on loopback, `loadbalance` rotates them. Every answer of the
+    measured passes is a cache hit replayed by the fast path (TTL aged, records rotated)."""
+    key = "warpdns-replay-stages"
+    ALIAS = "alias.test."
+
+    def __init__(self, ctx, capture, zone, port, table_slots=None, burst=None):
+        super().__init__(ctx, capture, zone, port, table_slots, burst)
+        self.label = "warpdns DPDK, 1 worker, cache+rewrite+loadbalance hits (net_pcap replay)"
+
+    def corefile(self):
+        origin = self.zone.origin
+        return (self._io_block("") +
+                # `.`: rewrite runs before cache, which sees (and keys) the zone's names.
+                f".:{self.port} {{\n"
+                "    loadbalance round_robin\n"
+                "    cache 3600\n"
+                f"    rewrite name suffix .{self.ALIAS} .{origin} answer auto\n"
+                f"    forward . 127.0.0.1:{self.upstream_port}\n"
+                "}\n"
+                f"{origin.rstrip('.')}:{self.upstream_port} {{\n"
+                "    bind 127.0.0.1\n"
+                f"    file {self.zone.path}\n"
+                "}\n"
+                f".:{self.metrics_dns_port} {{\n"
+                f"    prometheus 127.0.0.1:{self.metrics_port}\n"
+                "}\n")
+
+    def start(self, deadline_s=60):
+        self.upstream_port = procs.free_port()  # also the port start() probes
+        return super().start(deadline_s)
 
 
 class TestpmdForward(_Setup):
@@ -283,15 +323,20 @@ def run(ctx, wl, keys, log):
     zone = data.make_zone(os.path.join(ctx.tmp, "replay.zone"), a.zone_names)
     port = procs.free_port()
     capture = pcap.query_capture(os.path.join(ctx.tmp, "replay.pcap"), zone.names, SERVER_IP, port)
+    alias_names = [n[:-len(zone.origin)] + WarpdnsReplayStages.ALIAS for n in zone.names]
+    alias_capture = pcap.query_capture(os.path.join(ctx.tmp, "replay-alias.pcap"), alias_names,
+                                       SERVER_IP, port)
     makers = {
         "warpdns-replay": lambda: WarpdnsReplay(ctx, capture, zone, port, a.table_slots, a.burst),
+        "warpdns-replay-stages": lambda: WarpdnsReplayStages(ctx, alias_capture, zone, port,
+                                                             a.table_slots, a.burst),
         "testpmd-io": lambda: TestpmdForward(ctx, capture),
     }
     order = []
     for k in keys:
         s = makers[k]()
         results[k] = {"label": s.label, "na": s.missing(), "version": None, "runs": [], "notes": []}
-        if k == "warpdns-replay" and not results[k]["na"]:
+        if k.startswith("warpdns-replay") and not results[k]["na"]:
             results[k]["version"] = servers.version_of([s.binary, "-version"])
             if a.table_slots:
                 results[k]["label"] += f", table_slots {a.table_slots}"
