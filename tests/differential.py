@@ -87,6 +87,13 @@ def queries(count=10000, seed=7):
     return out
 
 
+def scrape(port):
+    """The text of the metrics endpoint on 127.0.0.1:`port`."""
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+        return r.read().decode()
+
+
 def metric(text, name, **labels):
     """Sum of the samples of `name` whose labels include `labels`."""
     total = 0.0

@@ -3,7 +3,6 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
-#include <time.h>
 
 #include "fastpath/net/headers.h"
 #include "fastpath/table/query_key.h"
@@ -14,14 +13,6 @@ namespace {
 inline void Bump(std::atomic<uint64_t>& c, uint64_t n = 1) noexcept {
   // Single writer: a plain add, no locked instruction.
   c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-}
-
-// CLOCK_MONOTONIC through the vDSO (no system call): the clock the slow
-// path stamps cache entries with.
-inline int64_t MonotonicNs() noexcept {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
 inline void SetLength(rte_mbuf* m, uint16_t len) noexcept {

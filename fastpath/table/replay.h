@@ -6,11 +6,22 @@
 #ifndef WARPDNS_FASTPATH_TABLE_REPLAY_H_
 #define WARPDNS_FASTPATH_TABLE_REPLAY_H_
 
+#include <time.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
 namespace warpdns::fastpath {
+
+// CLOCK_MONOTONIC in nanoseconds: the clock cache entries are stamped with
+// and the fast path ages them by. Any thread; a vDSO call, never a system
+// call.
+inline int64_t MonotonicNs() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
 
 // What the slow path knows about a reply it hands to the publisher.
 struct ReplaySpec {

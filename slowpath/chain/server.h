@@ -21,20 +21,15 @@ struct Chain {
   std::vector<std::unique_ptr<Plugin>> plugins;
   Plugin* head() const { return plugins.empty() ? nullptr : plugins.front().get(); }
   // Every plugin is Deterministic(): replies may be memoized.
-  bool Deterministic() const {
-    if (plugins.empty()) return false;
-    for (const auto& p : plugins) {
-      if (!p->Deterministic()) return false;
-    }
-    return true;
-  }
-  // Every plugin before `p` is Deterministic() (and `p` is in the chain).
+  bool Deterministic() const { return ReplayableBefore(nullptr); }
+  // Every plugin before `p` is Deterministic() and `p` is in the chain; with
+  // `p` null, every plugin of a non-empty chain.
   bool ReplayableBefore(const Plugin* p) const {
     for (const auto& q : plugins) {
       if (q.get() == p) return true;
       if (!q->Deterministic()) return false;
     }
-    return false;
+    return p == nullptr && !plugins.empty();
   }
 };
 

@@ -7,8 +7,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <time.h>
-
 #include <asio.hpp>
 #include <cerrno>
 #include <cstring>
@@ -216,9 +214,7 @@ class UdpListener::Worker {
       for (int i = 0; i < n; ++i) {
         if (keyed_[i]) tables->answers.PrefetchEntry(keys_[i]);
       }
-      timespec ts;
-      clock_gettime(CLOCK_MONOTONIC, &ts);
-      answer_ctx_.now_ns = int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+      answer_ctx_.now_ns = fastpath::MonotonicNs();
     }
     for (int i = 0; i < n; ++i) Admit(server, tables, i);
   }

@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import time
-import urllib.request
 
 import dns.edns
 import dns.message
@@ -54,11 +53,6 @@ QUESTIONS = [("www.up.test.", "A"), ("www.up.test.", "AAAA"), ("WWW.Up.Test.", "
              ("ns1.up.test.", "A")]
 
 
-def _metrics(port):
-    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
-        return r.read().decode()
-
-
 def _ask(sock, port, wire):
     sock.sendto(wire, ("127.0.0.1", port))
     while True:
@@ -95,7 +89,7 @@ def test_fast_hits_age_like_slow_hits_through_expiry(tmp_path):
     with Warpdns(tmp_path, COREFILE % {"up": up, "metrics": metrics},
                  files={"db.up": ZONE}) as w:
         label = {"server": "dns://127.0.0.1:%d" % w.port}
-        before = _metrics(metrics)
+        before = differential.scrape(metrics)
         answered_before = differential.metric(before, "warpdns_fastpath_packets_total",
                                               kind="answered")
         sent = 0
@@ -130,7 +124,7 @@ def test_fast_hits_age_like_slow_hits_through_expiry(tmp_path):
                         if key in last_ttl and ttl > last_ttl[key]:
                             expiries += 1
                         last_ttl[key] = ttl
-        after = _metrics(metrics)
+        after = differential.scrape(metrics)
     fast = differential.metric(after, "warpdns_fastpath_packets_total",
                                kind="answered") - answered_before
     # Most fast-shaped queries came from the table, and entries did expire
@@ -214,14 +208,14 @@ def test_flood_of_distinct_names_keeps_memory_bounded_and_the_hot_set_cached(tmp
                         "-n", "1"], check=True, capture_output=True, timeout=60)
         rss_before = _rss_kib(w.proc.pid)
         hot_label = {"zone": "hot.test."}
-        upstream_hot_before = differential.metric(_metrics(metrics),
+        upstream_hot_before = differential.metric(differential.scrape(metrics),
                                                   "coredns_dns_requests_total", **hot_label)
         out = subprocess.run(["dnsperf", "-s", "127.0.0.1", "-p", str(w.port), "-d", str(qfile),
                               "-n", "1", "-q", "500", "-t", "5"],
                              check=True, capture_output=True, text=True, timeout=600).stdout
         rss_after = _rss_kib(w.proc.pid)
-        text = _metrics(metrics)
-        cache_text = _metrics(cache_metrics)
+        text = differential.scrape(metrics)
+        cache_text = differential.scrape(cache_metrics)
     completed = int(out.split("Queries completed:")[1].split()[0])
     assert completed >= 2 * distinct * 0.99, out
     # The cache holds at most its capacity: what the flood costs is bounded

@@ -4,7 +4,6 @@ same records as the chain, in orders that change from answer to answer, with
 or without a cache in front of the data."""
 import collections
 import socket
-import urllib.request
 
 import dns.message
 
@@ -74,8 +73,7 @@ def test_fast_path_rotates_what_the_chain_shuffles(tmp_path):
     corefile = COREFILE % {"cached": cached, "up": up, "metrics": metrics}
     with Warpdns(tmp_path, corefile, files={"db.lb": ZONE}) as w:
         def read_metrics():
-            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % metrics, timeout=5) as r:
-                return r.read().decode()
+            return differential.scrape(metrics)
 
         def answered(port):
             return differential.metric(read_metrics(), "warpdns_fastpath_packets_total",
