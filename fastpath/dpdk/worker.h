@@ -68,7 +68,7 @@ struct WorkerContext {
   rte_ring* punt = nullptr;    // worker -> slow path (mbufs)
   rte_ring* inject = nullptr;  // slow path -> worker (finished reply frames)
   WorkerCounters counters;
-  AnswerTable::Context answer;  // clock, rotation and metric row of the answer stage
+  AnswerTable::Context answer;  // clock, random source and metric row of the answer stage
   std::atomic<bool> stop{false};
 };
 

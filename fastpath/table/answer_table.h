@@ -48,7 +48,8 @@ class AnswerTable {
   // A worker's own state for the answer stage.
   struct Context {
     int64_t now_ns = 0;                  // CLOCK_MONOTONIC, read once per burst
-    uint32_t rotation = 0;               // advanced on each rotated answer
+    // loadbalance's random source (xorshift64*, never 0), distinct per worker.
+    uint64_t random = reinterpret_cast<uintptr_t>(this) | 1;
     CounterBank::Row counters = nullptr;  // this worker's row
   };
 
@@ -102,7 +103,7 @@ class AnswerTable {
     out[1] = id[1];
     if (e->meta_len == 0) {
       std::memcpy(out + 2, e->reply(), e->reply_len);
-    } else if (!ReplayInto(e->meta(), e->reply(), e->reply_len, ctx.now_ns, ctx.rotation++,
+    } else if (!ReplayInto(e->meta(), e->reply(), e->reply_len, ctx.now_ns, &ctx.random,
                            out)) {
       return 0;  // past its freshness: the slow path decides (prefetch, stale)
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <utility>
 
 namespace warpdns::fastpath {
 namespace {
@@ -104,7 +105,7 @@ bool BuildReplay(const uint8_t* msg, size_t len, const ReplaySpec& spec,
                  std::vector<uint8_t>* out) {
   if (len < 12 || len > UINT16_MAX) return false;
   // loadbalance reorders NOERROR replies only.
-  const bool rotate = spec.rotate && (msg[3] & 0x0F) == 0;
+  const bool shuffle = spec.shuffle && (msg[3] & 0x0F) == 0;
   Walker w(msg, len);
   size_t pos = 12;
   for (uint16_t i = 0, n = Get16(msg + 4); i < n; ++i) {
@@ -127,7 +128,7 @@ bool BuildReplay(const uint8_t* msg, size_t len, const ReplaySpec& spec,
       records.push_back({static_cast<uint16_t>(start), static_cast<uint16_t>(end), type});
       pos = end;
     }
-    if (rotate &&
+    if (shuffle &&
         (!AddRun(records, IsAddress, &runs) || !AddRun(records, IsMx, &runs))) {
       return false;
     }
@@ -135,7 +136,7 @@ bool BuildReplay(const uint8_t* msg, size_t len, const ReplaySpec& spec,
   if (pos != len) return false;
   std::sort(runs.begin(), runs.end());
   // A name elsewhere compressed against a record that moves would point at
-  // another record's octets after a rotation.
+  // another record's octets after a shuffle.
   for (const std::vector<uint16_t>& run : runs) {
     for (uint16_t t : w.targets()) {
       if (t >= run.front() && t < run.back()) return false;
@@ -161,8 +162,18 @@ bool BuildReplay(const uint8_t* msg, size_t len, const ReplaySpec& spec,
   return true;
 }
 
+uint16_t NextRandom16(uint64_t* state) noexcept {
+  // xorshift64*: the high bits are the good ones.
+  uint64_t x = *state;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  *state = x;
+  return static_cast<uint16_t>((x * 0x2545F4914F6CDD1DULL) >> 48);
+}
+
 bool ReplayInto(const uint8_t* meta, const uint8_t* reply, size_t len, int64_t now_ns,
-                uint32_t rotation, uint8_t* out) noexcept {
+                uint64_t* random, uint8_t* out) noexcept {
   ReplayHeader h;
   std::memcpy(&h, meta, sizeof(h));
   if (now_ns >= h.fresh_until_ns) return false;
@@ -170,24 +181,39 @@ bool ReplayInto(const uint8_t* meta, const uint8_t* reply, size_t len, int64_t n
   const uint8_t* p = ttls + 2 * size_t{h.ttl_count};
   // Offsets are of the whole message; `reply` starts after the ID.
   const uint8_t* msg = reply - 2;
+  // Each run's records, where they were and where they went.
   struct Run {
-    uint16_t start, end, pivot;
+    uint16_t n;
+    uint16_t from[kMaxRunRecords + 1];  // record boundaries in `msg`
+    uint16_t to[kMaxRunRecords];        // each record's start in `out`
   } runs[kMaxRuns];
   size_t cursor = 2;
   for (uint8_t r = 0; r < h.run_count; ++r) {
-    uint16_t n;
-    std::memcpy(&n, p, 2);
-    const uint8_t* bounds = p + 2;
-    p = bounds + 2 * (size_t{n} + 1);
-    uint16_t start, end, pivot;
-    std::memcpy(&start, bounds, 2);
-    std::memcpy(&end, bounds + 2 * size_t{n}, 2);
-    std::memcpy(&pivot, bounds + 2 * ((rotation + r) % n), 2);
-    runs[r] = {start, end, pivot};
-    std::memcpy(out + cursor, msg + cursor, start - cursor);
-    std::memcpy(out + start, msg + pivot, end - pivot);
-    std::memcpy(out + start + (end - pivot), msg + start, pivot - start);
-    cursor = end;
+    Run& run = runs[r];
+    std::memcpy(&run.n, p, 2);
+    std::memcpy(run.from, p + 2, 2 * (size_t{run.n} + 1));
+    p += 2 * (size_t{run.n} + 2);
+    // CoreDNS's roundRobinShuffle, with 16 random bits for each dns.Id().
+    uint8_t order[kMaxRunRecords];
+    for (uint8_t i = 0; i < run.n; ++i) order[i] = i;
+    if (run.n == 2) {
+      if (NextRandom16(random) % 2 == 0) std::swap(order[0], order[1]);
+    } else {
+      for (uint16_t j = 0; j < run.n; ++j) {
+        const uint16_t k = static_cast<uint16_t>(j + NextRandom16(random) % (run.n - j));
+        std::swap(order[j], order[k]);
+      }
+    }
+    std::memcpy(out + cursor, msg + cursor, run.from[0] - cursor);
+    uint16_t at = run.from[0];
+    for (uint16_t i = 0; i < run.n; ++i) {
+      const uint8_t rec = order[i];
+      const uint16_t size = static_cast<uint16_t>(run.from[rec + 1] - run.from[rec]);
+      std::memcpy(out + at, msg + run.from[rec], size);
+      run.to[rec] = at;
+      at = static_cast<uint16_t>(at + size);
+    }
+    cursor = run.from[run.n];
   }
   std::memcpy(out + cursor, msg + cursor, len + 2 - cursor);
   if (h.ttl_count == 0) return true;
@@ -198,11 +224,13 @@ bool ReplayInto(const uint8_t* meta, const uint8_t* reply, size_t len, int64_t n
   for (uint16_t i = 0; i < h.ttl_count; ++i) {
     uint16_t at;
     std::memcpy(&at, ttls + 2 * size_t{i}, 2);
+    // A TTL inside a run moved with its record.
     for (uint8_t r = 0; r < h.run_count; ++r) {
       const Run& run = runs[r];
-      if (at < run.start || at >= run.end) continue;
-      at = at >= run.pivot ? static_cast<uint16_t>(at - (run.pivot - run.start))
-                           : static_cast<uint16_t>(at + (run.end - run.pivot));
+      if (at < run.from[0] || at >= run.from[run.n]) continue;
+      uint16_t rec = 0;
+      while (at >= run.from[rec + 1]) ++rec;
+      at = static_cast<uint16_t>(run.to[rec] + (at - run.from[rec]));
       break;
     }
     std::memcpy(out + at, be, 4);

@@ -1,6 +1,6 @@
 // How the fast path replays a memoized reply that is not a fixed string of
 // octets: a cache hit's TTLs age with the clock, and loadbalance round_robin
-// rotates the A/AAAA and MX records of each section. The slow path
+// shuffles the A/AAAA and MX records of each section. The slow path
 // describes the reply once (BuildReplay, off the fast path); a worker then
 // produces each answer with a copy and a few stores (ReplayInto).
 #ifndef WARPDNS_FASTPATH_TABLE_REPLAY_H_
@@ -35,8 +35,8 @@ struct ReplaySpec {
   int64_t fresh_until_ns = 0;
   uint32_t ttl = 0;
   // loadbalance round_robin: the A/AAAA run and the MX run of each section
-  // rotate by a per-worker counter.
-  bool rotate = false;
+  // are shuffled as CoreDNS shuffles them, from a per-worker random source.
+  bool shuffle = false;
   // Per-worker counter bumped on each fast-path answer (0: none); see
   // counter_bank.h.
   uint16_t counter = 0;
@@ -56,23 +56,24 @@ struct ReplayHeader {
 // Limits of what a replay description covers; larger replies stay on the
 // slow path.
 inline constexpr size_t kMaxReplayTtls = 64;
-inline constexpr size_t kMaxRunRecords = 32;
+inline constexpr size_t kMaxRunRecords = 32;  // at most 255 (record indices are octets)
 inline constexpr size_t kMaxRuns = 6;
 
 // Describes `reply` (a whole message, ID included) for `spec`: appends the
 // header, the offsets of every record TTL (OPT excluded) when aging, and
-// the record boundaries of each rotatable run when rotating. Returns false
+// the record boundaries of each run to shuffle when shuffling. Returns false
 // when the reply cannot be replayed so (malformed, too many records, or a
-// compression pointer into a run, which rotation would break). Slow path.
+// compression pointer into a run, which a shuffle would break). Slow path.
 bool BuildReplay(const uint8_t* reply, size_t len, const ReplaySpec& spec,
                  std::vector<uint8_t>* out);
 
 // Writes the answer from `reply` (`len` octets without its ID) and its
-// description `meta` to `out` (after the 2-octet ID the caller writes),
-// rotated by `rotation` and aged to `now_ns`. Returns false if the entry is
-// no longer fresh. Fast path: any thread; never blocks or allocates.
+// description `meta` to `out` (after the 2-octet ID the caller writes), its
+// runs shuffled with `*random` (the caller's own xorshift state, advanced)
+// and aged to `now_ns`. Returns false if the entry is no longer fresh. Fast
+// path: any thread; never blocks or allocates.
 bool ReplayInto(const uint8_t* meta, const uint8_t* reply, size_t len, int64_t now_ns,
-                uint32_t rotation, uint8_t* out) noexcept;
+                uint64_t* random, uint8_t* out) noexcept;
 
 }  // namespace warpdns::fastpath
 

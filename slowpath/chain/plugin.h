@@ -49,7 +49,7 @@ struct Request {
   // the query and the data (an answer resolved through another chain).
   bool memoizable = true;
   // How the fast path may replay the reply (cache aging, loadbalance
-  // rotation), filled in by the plugins that make it vary.
+  // shuffles), filled in by the plugins that make it vary.
   fastpath::ReplaySpec replay;
   // The plugin that answered from a snapshot of its own (a cache hit): the
   // reply may be memoized if every plugin before it is Deterministic(),
@@ -104,7 +104,7 @@ class Plugin {
   // True when the reply depends only on the query's bytes and the data (the
   // generation of fastpath::DataGeneration()): no client address, clock,
   // randomness or side effect, except what Request::replay describes and
-  // the fast path reproduces (a cache's TTL aging, loadbalance's rotation).
+  // the fast path reproduces (a cache's TTL aging, loadbalance's shuffle).
   // A chain made only of such plugins may have its UDP replies memoized
   // for the fast path.
   virtual bool Deterministic() const { return false; }

@@ -103,7 +103,7 @@ class Server {
   // How the fast path replays `req`'s memoizable reply: nullptr for fixed
   // octets.
   static const fastpath::ReplaySpec* Replay(const Request& req) {
-    return req.replay.aging || req.replay.rotate ? &req.replay : nullptr;
+    return req.replay.aging || req.replay.shuffle ? &req.replay : nullptr;
   }
 
   // Admit, then Respond: the whole path for tests and simple callers.

@@ -56,7 +56,7 @@ class Publisher {
 
   // Queues `reply` as the answer to `key`, made by a deterministic chain
   // under data `generation`; `replay` (when not null) says how the fast path
-  // ages and rotates it, and a reply that cannot be replayed so is dropped.
+  // ages and shuffles it, and a reply that cannot be replayed so is dropped.
   // Any slow-path thread; takes a short lock, so never from the fast path.
   void Memoize(const fastpath::QueryKey& key, const uint8_t* reply, size_t len,
                uint64_t generation, const fastpath::ReplaySpec* replay = nullptr);

@@ -217,8 +217,8 @@ class WarpdnsReplay(_Setup):
 class WarpdnsReplayStages(WarpdnsReplay):
     """The same replay through cache, rewrite and loadbalance: the capture asks the zone's
     names under ALIAS; `rewrite` maps them to the zone, `cache` holds the answers of a
-    `forward` to a file block on loopback, `loadbalance` rotates them. Every answer of the
-    measured passes is a cache hit replayed by the fast path (TTL aged, records rotated)."""
+    `forward` to a file block on loopback, `loadbalance` shuffles them. Every answer of the
+    measured passes is a cache hit replayed by the fast path (TTL aged, records shuffled)."""
     key = "warpdns-replay-stages"
     ALIAS = "alias.test."
 

@@ -278,13 +278,13 @@ class LoadBalance : public Plugin {
   explicit LoadBalance(Policy policy) : policy_(std::move(policy)) {}
   std::string_view Name() const override { return "loadbalance"; }
   Task<Result> ServeDns(Request& req, ResponseWriter& w) override {
-    // The fast path rotates the A/AAAA and MX runs of a memoized reply with
+    // The fast path shuffles the A/AAAA and MX runs of a memoized reply with
     // per-core state instead.
-    if (Deterministic()) req.replay.rotate = true;
+    if (Deterministic()) req.replay.shuffle = true;
     Shuffler shuffler(w, policy_);
     co_return co_await Next(req, shuffler);
   }
-  // round_robin is replayable (rotation); weights and `prefer` order
+  // round_robin is replayable (the fast path shuffles); weights and `prefer` order
   // addresses by data the fast path does not have.
   bool Deterministic() const override {
     return policy_.weights == nullptr && policy_.prefer.empty();

@@ -1,12 +1,14 @@
-// BuildReplay/ReplayInto: the fast path's aged and rotated answers are the
+// BuildReplay/ReplayInto: the fast path's aged and shuffled answers are the
 // memoized reply with every TTL and the order of each A/AAAA and MX run
 // changed, and nothing else.
 #include "fastpath/table/replay.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,11 +53,11 @@ wire::Message Reply(const std::string& qname, uint16_t qtype) {
 }
 
 // Replays `reply` with `meta` and parses the result.
-wire::Message Replayed(const Bytes& reply, const Bytes& meta, int64_t now, uint32_t rotation) {
+wire::Message Replayed(const Bytes& reply, const Bytes& meta, int64_t now, uint64_t* random) {
   Bytes out(reply.size(), 0xee);
   out[0] = reply[0];
   out[1] = reply[1];
-  EXPECT_TRUE(ReplayInto(meta.data(), reply.data() + 2, reply.size() - 2, now, rotation,
+  EXPECT_TRUE(ReplayInto(meta.data(), reply.data() + 2, reply.size() - 2, now, random,
                          out.data()));
   wire::Message m;
   EXPECT_EQ(wire::ParseMessage(out.data(), out.size(), &m), wire::ParseError::kOk);
@@ -84,9 +86,10 @@ TEST(ReplayTest, AgingSetsEveryTtlToWhatIsLeft) {
   spec.fresh_until_ns = spec.stored_ns + 30 * kSecond;
   Bytes meta;
   ASSERT_TRUE(BuildReplay(reply.data(), reply.size(), spec, &meta));
+  uint64_t random = 1;
   // CoreDNS's item.ttl: whole seconds elapsed.
   for (auto [elapsed_ms, want] : {std::pair{0, 30}, {999, 30}, {1000, 29}, {29999, 1}}) {
-    const wire::Message got = Replayed(reply, meta, spec.stored_ns + elapsed_ms * 1'000'000LL, 0);
+    const wire::Message got = Replayed(reply, meta, spec.stored_ns + elapsed_ms * 1'000'000LL, &random);
     ASSERT_EQ(got.answer.size(), 1u);
     EXPECT_EQ(got.answer[0].ttl, static_cast<uint32_t>(want)) << elapsed_ms;
     EXPECT_EQ(got.authority[0].ttl, static_cast<uint32_t>(want));
@@ -97,7 +100,7 @@ TEST(ReplayTest, AgingSetsEveryTtlToWhatIsLeft) {
   // Expired: no answer, the slow path decides.
   Bytes out(reply.size());
   EXPECT_FALSE(ReplayInto(meta.data(), reply.data() + 2, reply.size() - 2,
-                          spec.fresh_until_ns, 0, out.data()));
+                          spec.fresh_until_ns, &random, out.data()));
 }
 
 TEST(ReplayTest, KeepTtlSendsTheStoredTtl) {
@@ -108,55 +111,74 @@ TEST(ReplayTest, KeepTtlSendsTheStoredTtl) {
                   .fresh_until_ns = 300 * kSecond, .ttl = 300};
   Bytes meta;
   ASSERT_TRUE(BuildReplay(reply.data(), reply.size(), spec, &meta));
-  EXPECT_EQ(Replayed(reply, meta, 200 * kSecond, 0).answer[0].ttl, 300u);
+  uint64_t random = 1;
+  EXPECT_EQ(Replayed(reply, meta, 200 * kSecond, &random).answer[0].ttl, 300u);
 }
 
-TEST(ReplayTest, RotationTurnsTheAddressAndMxRuns) {
+TEST(ReplayTest, ShufflesTheAddressAndMxRunsAsCoreDns) {
   wire::Message m = Reply("www.example.org.", wire::type::kA);
   // CoreDNS's order after round_robin: CNAMEs, the rest, addresses, MX.
   m.answer = {A("www.example.org.", 1, 60), A("www.example.org.", 2, 60),
               A("www.example.org.", 3, 60), A("www.example.org.", 4, 60)};
+  // Targets compressed against the question, outside the run; records of
+  // different lengths.
   m.additional = {Mx("www.example.org.", 10, "a.example.org.", 60),
                   Mx("www.example.org.", 20, "bb.example.org.", 60),
                   Mx("www.example.org.", 30, "ccc.example.org.", 60)};
   const Bytes reply = Pack(m);
   ReplaySpec spec{.aging = true, .stored_ns = 0, .fresh_until_ns = 60 * kSecond, .ttl = 60,
-                  .rotate = true};
+                  .shuffle = true};
   Bytes meta;
   ASSERT_TRUE(BuildReplay(reply.data(), reply.size(), spec, &meta));
-  for (uint32_t k = 0; k < 8; ++k) {
-    const wire::Message got = Replayed(reply, meta, 5 * kSecond, k);
-    std::vector<uint8_t> want;
-    for (int i = 0; i < 4; ++i) want.push_back(static_cast<uint8_t>(1 + (k + i) % 4));
-    EXPECT_EQ(LastOctets(got.answer), want) << k;
-    // The second run turns by the next step (targets compressed against the
-    // question, outside the run); records of different lengths
-    // keep their TTL and RDATA together.
+  uint64_t random = 0x1234567;
+  std::set<std::vector<uint8_t>> address_orders;
+  std::set<std::vector<uint16_t>> mx_orders;
+  for (int i = 0; i < 2000; ++i) {
+    const wire::Message got = Replayed(reply, meta, 5 * kSecond, &random);
+    std::vector<uint8_t> addresses = LastOctets(got.answer);
+    address_orders.insert(addresses);
+    std::sort(addresses.begin(), addresses.end());
+    ASSERT_EQ(addresses, (std::vector<uint8_t>{1, 2, 3, 4}));
+    // Each MX record kept its RDATA whole (the target parses and matches
+    // its preference) and its aged TTL at its new place.
     ASSERT_EQ(got.additional.size(), 3u);
-    for (int i = 0; i < 3; ++i) {
-      const wire::Rr& rr = got.additional[static_cast<size_t>(i)];
+    std::vector<uint16_t> prefs;
+    for (const wire::Rr& rr : got.additional) {
       const uint16_t pref = static_cast<uint16_t>(rr.rdata[0] << 8 | rr.rdata[1]);
-      EXPECT_EQ(pref, 10 * (1 + (k + 1 + i) % 3)) << k;
+      const std::string target = pref == 10 ? "a" : pref == 20 ? "bb" : "ccc";
+      wire::Name name;
+      ASSERT_TRUE(wire::Name::FromWire(rr.rdata.data() + 2, rr.rdata.size() - 2, &name));
+      EXPECT_TRUE(name.Equals(N(target + ".example.org."))) << pref;
       EXPECT_EQ(rr.ttl, 55u);
+      prefs.push_back(pref);
     }
+    mx_orders.insert(prefs);
     for (const wire::Rr& rr : got.answer) EXPECT_EQ(rr.ttl, 55u);
   }
+  // A shuffle, not a rotation: every order of both runs comes up.
+  EXPECT_EQ(address_orders.size(), 24u);
+  EXPECT_EQ(mx_orders.size(), 6u);
 }
 
 TEST(ReplayTest, WithoutAgingOnlyTheOrderChanges) {
   wire::Message m = Reply("www.example.org.", wire::type::kA);
   m.answer = {A("www.example.org.", 1, 60), A("www.example.org.", 2, 70)};
   const Bytes reply = Pack(m);
-  ReplaySpec spec{.rotate = true};
+  ReplaySpec spec{.shuffle = true};
   Bytes meta;
   ASSERT_TRUE(BuildReplay(reply.data(), reply.size(), spec, &meta));
-  const wire::Message got = Replayed(reply, meta, INT64_MAX - 1, 1);
-  EXPECT_EQ(LastOctets(got.answer), (std::vector<uint8_t>{2, 1}));
-  EXPECT_EQ(got.answer[0].ttl, 70u);
-  EXPECT_EQ(got.answer[1].ttl, 60u);
+  uint64_t random = 7;
+  std::set<std::vector<uint8_t>> orders;
+  for (int i = 0; i < 64; ++i) {
+    const wire::Message got = Replayed(reply, meta, INT64_MAX - 1, &random);
+    orders.insert(LastOctets(got.answer));
+    // Each record keeps its own TTL.
+    for (const wire::Rr& rr : got.answer) EXPECT_EQ(rr.ttl, rr.rdata.back() == 1 ? 60u : 70u);
+  }
+  EXPECT_EQ(orders.size(), 2u);
 }
 
-TEST(ReplayTest, RefusesWhatRotationWouldBreak) {
+TEST(ReplayTest, RefusesWhatAShuffleWouldBreak) {
   // The additional A record's owner is compressed against an MX target in
   // the run: moving the MX records would change that name.
   wire::Message m = Reply("example.org.", wire::type::kMx);
@@ -165,8 +187,8 @@ TEST(ReplayTest, RefusesWhatRotationWouldBreak) {
   m.additional = {A("mx1.example.org.", 1, 60)};
   const Bytes reply = Pack(m);
   Bytes meta;
-  EXPECT_FALSE(BuildReplay(reply.data(), reply.size(), ReplaySpec{.rotate = true}, &meta));
-  // Without rotation the same reply only ages.
+  EXPECT_FALSE(BuildReplay(reply.data(), reply.size(), ReplaySpec{.shuffle = true}, &meta));
+  // Without a shuffle the same reply only ages.
   EXPECT_TRUE(BuildReplay(reply.data(), reply.size(),
                           ReplaySpec{.aging = true, .fresh_until_ns = 1, .ttl = 60}, &meta));
   // Addresses that are not contiguous were not ordered by round_robin.
@@ -176,20 +198,24 @@ TEST(ReplayTest, RefusesWhatRotationWouldBreak) {
                   A("www.example.org.", 2, 60)};
   const Bytes split_reply = Pack(split);
   EXPECT_FALSE(
-      BuildReplay(split_reply.data(), split_reply.size(), ReplaySpec{.rotate = true}, &meta));
+      BuildReplay(split_reply.data(), split_reply.size(), ReplaySpec{.shuffle = true}, &meta));
   // Malformed octets.
   Bytes cut(reply.begin(), reply.end() - 3);
   EXPECT_FALSE(BuildReplay(cut.data(), cut.size(), ReplaySpec{.aging = true}, &meta));
 }
 
-TEST(ReplayTest, OnlyNoErrorRepliesRotate) {
+TEST(ReplayTest, OnlyNoErrorRepliesAreShuffled) {
   wire::Message m = Reply("www.example.org.", wire::type::kA);
   m.header.set_rcode(wire::rcode::kNxDomain);
   m.additional = {A("x.example.org.", 1, 60), A("x.example.org.", 2, 60)};
   const Bytes reply = Pack(m);
   Bytes meta;
-  ASSERT_TRUE(BuildReplay(reply.data(), reply.size(), ReplaySpec{.rotate = true}, &meta));
-  EXPECT_EQ(LastOctets(Replayed(reply, meta, 0, 1).additional), (std::vector<uint8_t>{1, 2}));
+  ASSERT_TRUE(BuildReplay(reply.data(), reply.size(), ReplaySpec{.shuffle = true}, &meta));
+  uint64_t random = 1;
+  for (int i = 0; i < 16; ++i) {
+    EXPECT_EQ(LastOctets(Replayed(reply, meta, 0, &random).additional),
+              (std::vector<uint8_t>{1, 2}));
+  }
 }
 
 }  // namespace
