@@ -230,6 +230,10 @@ bool ReadResolvConf(const std::string& path, std::vector<std::string>* servers) 
 
 }  // namespace
 
+bool Refused(const std::error_code& error) {
+  return error == asio::error::connection_refused || error == asio::error::connection_reset;
+}
+
 bool ParseTo(const std::vector<std::string>& args, std::vector<Endpoint>* out,
              std::string* error) {
   for (const std::string& arg : args) {

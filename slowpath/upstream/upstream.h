@@ -56,6 +56,10 @@ struct ExchangeResult {
   bool truncated_udp = false;  // the UDP reply overflowed the buffer: reply is an empty TC=1 one
 };
 
+// True if `error` says nothing listens there (ICMP port unreachable, a TCP
+// reset or refused connect). Asio's errors have a category of their own.
+bool Refused(const std::error_code& error);
+
 class Upstream {
  public:
   Upstream(Endpoint endpoint, std::shared_ptr<TlsContext> tls, std::shared_ptr<Stats> stats);

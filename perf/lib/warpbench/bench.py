@@ -33,7 +33,8 @@ def _fmt_run(t, lat):
             f"others {t['others_cpu_pct']:.0f}%, loss {t['loss_pct']:.2f}%, p99 {p99s} @{lat['rate']}")
 
 
-_EXPECTED_RCODES = {"hit": {"NOERROR"}, "nx": {"NXDOMAIN"}, "mix": {"NOERROR", "NXDOMAIN"}}
+_EXPECTED_RCODES = {"hit": {"NOERROR"}, "nx": {"NXDOMAIN"}, "mix": {"NOERROR", "NXDOMAIN"},
+                    "miss": {"NXDOMAIN"}}
 
 
 def check_rcodes(wl, run):
@@ -77,9 +78,10 @@ def run_query_workload(ctx, wl, zone, driver, server_keys):
             log(f"[{wl.key}] {s.label} answering on 127.0.0.1:{s.port} after {res['start_s']:.2f} s")
 
         fixed = workloads.query_file(wl, zone, os.path.join(ctx.tmp, f"queries-{wl.key}.txt"))
+        made = data.miss_queries if wl.queries == "miss" else data.mix_queries
         # Warm-up (discarded): fills caches, faults in pages, and for mix sizes the round files.
-        warm_file = fixed or data.mix_queries(os.path.join(ctx.tmp, "mix-warm.txt"), zone,
-                                              int(a.warm_seconds * 200000), "warm")
+        warm_file = fixed or made(os.path.join(ctx.tmp, "mix-warm.txt"), zone,
+                                  int(a.warm_seconds * 200000), "warm")
         top_qps = 0.0  # sizes the mix files so that no miss name repeats within a run
         for key, s in running:
             t = driver.run(s, warm_file, a.warm_seconds)
@@ -96,8 +98,8 @@ def run_query_workload(ctx, wl, zone, driver, server_keys):
             if fixed is None:
                 thr_lines = int(max(top_qps * 2, 150000) * a.seconds)
                 lat_lines = int(a.rate * a.lat_seconds * 1.2) + 1000
-                thr_file = data.mix_queries(os.path.join(ctx.tmp, "mix-thr.txt"), zone, thr_lines, f"t{r}")
-                lat_file = data.mix_queries(os.path.join(ctx.tmp, "mix-lat.txt"), zone, lat_lines, f"l{r}")
+                thr_file = made(os.path.join(ctx.tmp, "mix-thr.txt"), zone, thr_lines, f"t{r}")
+                lat_file = made(os.path.join(ctx.tmp, "mix-lat.txt"), zone, lat_lines, f"l{r}")
             else:
                 thr_file = lat_file = fixed
                 thr_lines = lat_lines = None

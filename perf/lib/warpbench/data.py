@@ -100,6 +100,15 @@ def mix_queries(path, zone, lines, tag, seed=4):
     return path
 
 
+def miss_queries(path, zone, lines, tag):
+    """`lines` names never queried before (`tag` makes them unique to this file): every
+    query a cache miss for a forwarder, NXDOMAIN from the authoritative server behind it."""
+    with open(path, "w", buffering=1 << 20) as f:
+        for i in range(lines):
+            f.write(f"f{i}-{tag}.{ORIGIN} A\n")
+    return path
+
+
 def remove(path):
     try:
         os.unlink(path)

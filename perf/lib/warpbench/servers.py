@@ -138,6 +138,10 @@ class Server:
         return [argv for _, argv, _ in self.configure(zone)]
 
     def cpu_seconds(self):
+        # forward measures what the front end spends per forwarded query; the backend's share
+        # is the same NSD answering the same names for every front end.
+        if self.workload == "forward":
+            return procs.cpu_seconds([self.procs[-1].pid])
         return procs.cpu_seconds([p.pid for p in self.procs])
 
     def memory_kb(self):
@@ -167,7 +171,7 @@ class Warpdns(Server):
 
     @property
     def label(self):
-        if self.workload == "cache":
+        if self.workload in ("cache", "forward"):
             return "warpdns cache+forward → NSD"
         return "warpdns (socket, file)"
 
@@ -183,7 +187,7 @@ class Warpdns(Server):
 
     def configure(self, zone):
         # No log plugin: logging every query would dominate the cost being measured.
-        if self.workload == "cache":
+        if self.workload in ("cache", "forward"):
             # The same shape as the dnsdist and Unbound rows: a cache in front
             # of its own NSD, whose CPU counts with ours.
             backend = _backend(self, zone)

@@ -8,7 +8,7 @@ class Workload:
         self.key = key
         self.title = title
         self.servers = servers   # default server keys, warpdns first
-        self.queries = queries   # "hit", "nx", "mix", or None (bigzone: no dnsperf)
+        self.queries = queries   # "hit", "nx", "mix", "miss", or None (bigzone: no dnsperf)
 
 
 AUTH_SERVERS = ["warpdns", "knot", "nsd", "unbound-local"]
@@ -22,6 +22,10 @@ WORKLOADS = {
     "mix": Workload("mix", "50% misses: every other query a never-seen name "
                     "(NXDOMAIN from an authoritative server, a real miss for a cache)",
                     AUTH_SERVERS + CACHE_SERVERS, "mix"),
+    # Front-end CPU only: the NSD behind every forwarder answers the same queries the same way.
+    "forward": Workload("forward", "cache misses behind forward: every query a never-seen name, "
+                        "forwarded to NSD (front-end CPU only)",
+                        ["warpdns"] + CACHE_SERVERS, "miss"),
     "nxdomain": Workload("nxdomain", "NXDOMAIN, 10k absent names (caches warmed)",
                          AUTH_SERVERS + CACHE_SERVERS, "nx"),
     "bigzone": Workload("bigzone", "1M-record zone: load time and memory",
@@ -36,7 +40,7 @@ WORKLOADS = {
                      ["warpdns-dpdk", "knot-xdp", "nsd-veth"], "veth"),
 }
 DEFAULT = ["auth", "cache"]
-ORDER = ["auth", "cache", "mix", "nxdomain", "bigzone", "replay", "veth"]
+ORDER = ["auth", "cache", "mix", "forward", "nxdomain", "bigzone", "replay", "veth"]
 
 # Setups of the workloads that are not driven by dnsperf on loopback (not in servers.BY_KEY).
 OTHER_SETUPS = {"replay": ["warpdns-replay", "warpdns-replay-stages", "testpmd-io"],
@@ -49,7 +53,7 @@ def valid_keys(workload, by_key):
 
 
 def query_file(workload, zone, path):
-    """The fixed query file of a hit or nx workload (mix files are made per round)."""
+    """The fixed query file of a hit or nx workload (mix and miss files are made per round)."""
     if workload.queries == "hit":
         return data.hit_queries(path, zone)
     if workload.queries == "nx":

@@ -52,6 +52,15 @@ double Metric(const std::string& name, const std::string& labels) {
   return at == std::string::npos ? 0 : std::atof(text.c_str() + at + key.size());
 }
 
+// Waits (5s at most) for 3 failed probes: down with the default max_fails 2.
+void WaitDown(const std::string& addr) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (Metric("coredns_forward_healthcheck_failures_total", "to=\"" + addr + "\"") < 3 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 class ForwardTest : public ::testing::Test {
  protected:
   Plugin* Setup(const std::string& line, const std::string& block = "") {
@@ -365,7 +374,9 @@ TEST_F(ForwardTest, AllDownFailsFast) {
   const std::string d1 = Dead(), d2 = Dead();
   Plugin* p = Setup("forward . " + d1 + " " + d2,
                     "health_check 10ms\nfailfast_all_unhealthy_upstreams");
-  Who(p);  // the first query finds them dead (and spins until marked down)
+  Who(p);  // the first query finds them dead and starts the probes
+  WaitDown(d1);
+  WaitDown(d2);
   const auto start = Clock::now();
   Request req = MakeRequest("who.example.", wire::type::kTxt);
   RecordingWriter w;
@@ -376,10 +387,39 @@ TEST_F(ForwardTest, AllDownFailsFast) {
   EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(50));
 }
 
+// CoreDNS keeps going round the list until the probes have marked every
+// upstream down; one failed exchange with each is enough here.
+TEST_F(ForwardTest, EveryUpstreamFailedOnceIsServfailAtOnce) {
+  const std::string d1 = Dead(), d2 = Dead();
+  Plugin* p = Setup("forward . " + d1 + " " + d2, "health_check 10s");
+  const auto start = Clock::now();
+  Request req = MakeRequest("who.example.", wire::type::kTxt);
+  RecordingWriter w;
+  Result r = Serve(p, req, w);
+  EXPECT_EQ(r.rcode, wire::rcode::kServFail);
+  EXPECT_THAT(r.error, HasSubstr("connection refused"));
+  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(100));
+}
+
+// A refused exchange counts like a failed probe: with probes 10s apart the
+// upstream is still down after three queries.
+TEST_F(ForwardTest, RefusedExchangesMarkAnUpstreamDown) {
+  FakeUpstream b("b");
+  const std::string dead = Dead();
+  Plugin* p = Setup("forward . " + dead + " " + b.addr(), "policy sequential\nhealth_check 10s");
+  for (int k = 0; k < 3; ++k) EXPECT_EQ(Who(p), "b");
+  const double failed = Metric("coredns_forward_healthcheck_failures_total", "to=\"" + dead + "\"");
+  EXPECT_GE(failed, 3);
+  // Down: not tried any more, so nothing more is refused.
+  EXPECT_EQ(Who(p), "b");
+  EXPECT_EQ(Metric("coredns_forward_healthcheck_failures_total", "to=\"" + dead + "\""), failed);
+}
+
 TEST_F(ForwardTest, AllDownWithoutFailfastTriesOneAnyway) {
   const std::string d1 = Dead();
   Plugin* p = Setup("forward . " + d1, "health_check 10ms");
   Who(p);
+  WaitDown(d1);
   const double broken = Metric("coredns_forward_healthcheck_broken_total", "");
   Request req = MakeRequest("who.example.", wire::type::kTxt);
   RecordingWriter w;
