@@ -336,6 +336,7 @@ bool Engine::Start(const rcu::Published<TableSet>* tables,
     WorkerContext& ctx = *contexts_[i];
     ctx.tables = tables;
     ctx.answer.counters = CounterBank::Get().AddRow();
+    ctx.answer.stats = StatsBank::Get().AddRow();
     ctx.reader = register_reader();
     if (!ctx.reader) {
       *error = "io dpdk: no RCU reader slot left for worker " + std::to_string(i);
@@ -364,6 +365,7 @@ void Engine::Stop() {
 
 Engine::~Engine() {
   Stop();
+  for (auto& ctx : contexts_) StatsBank::Get().ReleaseRow(ctx->answer.stats);
   if (tap_port_id_ >= 0) {
     rte_eth_dev_stop(static_cast<uint16_t>(tap_port_id_));
     rte_eth_dev_close(static_cast<uint16_t>(tap_port_id_));

@@ -63,7 +63,8 @@ void ProcessBurst(WorkerContext* ctx, const TableSet* tables, rte_mbuf** pkts, u
         if (tables != nullptr && MakeQueryKey(dns, info.payload_len, dst_port, &key)) {
           // The ID is read before the answer overwrites the query.
           const uint8_t id[2] = {dns[0], dns[1]};
-          n = tables->answers.Answer(key, id, dns, room - info.payload_offset, ctx->answer);
+          n = tables->answers.Answer(key, id, dns, room - info.payload_offset, ctx->answer,
+                                     info.payload_len, info.ipv6 ? 2 : 1);
         }
         if (n == 0) {
           punt[punt_count++] = m;
@@ -143,6 +144,7 @@ int RunWorker(WorkerContext* ctx) noexcept {
       Bump(c.rx, n);
       ctx->answer.now_ns = MonotonicNs();
       ProcessBurst(ctx, tables, rx, n, &out);
+      if (ctx->answer.burst_count != 0) ctx->answer.FinishBurst(MonotonicNs());
     }
     // The slow path's answers leave through this worker's queue.
     const unsigned injected = rte_ring_sc_dequeue_burst(

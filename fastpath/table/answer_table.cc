@@ -38,7 +38,7 @@ AnswerTable::~AnswerTable() {
 
 bool AnswerTable::Insert(const QueryKey& key, const uint8_t* reply, size_t len,
                          rcu::Reclaimer& reclaimer, const uint8_t* meta, size_t meta_len,
-                         uint16_t counter) {
+                         uint16_t counter, uint16_t stats) {
   if (len < 12 || len - 2 > kMaxReply || meta_len > UINT16_MAX) return false;
   // Meta first and a multiple of 8, so its header stays aligned.
   const size_t meta_room = (meta_len + 7) / 8 * 8;
@@ -49,6 +49,7 @@ bool AnswerTable::Insert(const QueryKey& key, const uint8_t* reply, size_t len,
   e->reply_len = static_cast<uint16_t>(len - 2);
   e->meta_len = static_cast<uint16_t>(meta_room);
   e->counter = counter;
+  e->stats = stats;
   if (meta_len != 0) std::memcpy(e->data, meta, meta_len);
   std::memcpy(e->data + meta_room, key.bytes, key.len);
   std::memcpy(e->data + meta_room + key.len, reply + 2, len - 2);

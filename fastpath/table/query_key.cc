@@ -67,6 +67,7 @@ bool MakeQueryKey(const uint8_t* msg, size_t len, uint16_t dst_port, QueryKey* k
   std::memcpy(out + 4, msg + kHeader, question_len);
   size_t key_len = 4 + question_len;
   off += 4;
+  key->dnssec_ok = false;
   if (arcount == 0) {
     if (off != len) return false;
     out[key_len++] = 0;
@@ -83,6 +84,7 @@ bool MakeQueryKey(const uint8_t* msg, size_t len, uint16_t dst_port, QueryKey* k
     }
     // Version 1+ gets BADVERS from the slow path.
     if (msg[off + 6] != 0) return false;
+    key->dnssec_ok = (msg[off + 7] & 0x80) != 0;
     out[key_len++] = 1;
     std::memcpy(out + key_len, msg + off + 3, 2);  // UDP size
     std::memcpy(out + key_len + 2, msg + off + 5, 4);  // ext rcode, version, flags

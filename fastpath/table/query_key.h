@@ -24,6 +24,7 @@ struct QueryKey {
 
   uint64_t hash = 0;
   uint16_t len = 0;
+  bool dnssec_ok = false;  // the OPT's DO bit (also in `bytes`), for the metrics
   uint8_t bytes[kMaxLen];
 };
 

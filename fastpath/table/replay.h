@@ -40,6 +40,11 @@ struct ReplaySpec {
   // Per-worker counter bumped on each fast-path answer (0: none); see
   // counter_bank.h.
   uint16_t counter = 0;
+  // The StatsBank slot of the DNS metrics each fast-path answer counts in
+  // (0: none, no prometheus in the chain); see stats_bank.h.
+  uint16_t stats = 0;
+  // The reply's octets vary per answer (BuildReplay describes how).
+  bool Varies() const { return aging || shuffle; }
 };
 
 // The fixed part of the description that BuildReplay writes; TTL offsets

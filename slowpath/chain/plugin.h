@@ -48,6 +48,8 @@ struct Request {
   // Cleared by a plugin whose answer for this request depended on more than
   // the query and the data (an answer resolved through another chain).
   bool memoizable = true;
+  // The publisher's prebuild asked, not a client: nothing is counted or logged.
+  bool prebuild = false;
   // How the fast path may replay the reply (cache aging, loadbalance
   // shuffles), filled in by the plugins that make it vary.
   fastpath::ReplaySpec replay;

@@ -126,14 +126,18 @@ Task<void> Server::Respond(Request& req, std::vector<uint8_t>* reply) {
   in_flight_.fetch_sub(1, std::memory_order_release);
 }
 
+bool Server::MayMemoize(const Request& req) {
+  if (!req.memoizable || req.chain == nullptr || req.proto != Proto::kUdp) return false;
+  return req.replay_from != nullptr ? req.chain->ReplayableBefore(req.replay_from)
+                                    : req.chain->Deterministic();
+}
+
 bool Server::Memoizable(const Request& req, const std::vector<uint8_t>& reply) {
-  if (!req.memoizable || req.chain == nullptr || reply.size() < wire::kHeaderSize) return false;
+  if (reply.size() < wire::kHeaderSize || !MayMemoize(req)) return false;
   wire::Header h;
   wire::ReadHeader(reply.data(), reply.size(), &h);
   const int rcode = h.rcode();
-  if (h.tc() || (rcode != wire::rcode::kNoError && rcode != wire::rcode::kNxDomain)) return false;
-  return req.replay_from != nullptr ? req.chain->ReplayableBefore(req.replay_from)
-                                    : req.chain->Deterministic();
+  return !h.tc() && (rcode == wire::rcode::kNoError || rcode == wire::rcode::kNxDomain);
 }
 
 Task<void> Server::Handle(std::vector<uint8_t> pkt, sockaddr_storage remote,

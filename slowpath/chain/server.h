@@ -100,11 +100,10 @@ class Server {
   // Whether the reply just produced for `req` may be memoized: a
   // deterministic chain wrote a NOERROR or NXDOMAIN reply without TC.
   static bool Memoizable(const Request& req, const std::vector<uint8_t>& reply);
-  // How the fast path replays `req`'s memoizable reply: nullptr for fixed
-  // octets.
-  static const fastpath::ReplaySpec* Replay(const Request& req) {
-    return req.replay.aging || req.replay.shuffle ? &req.replay : nullptr;
-  }
+  // What of Memoizable does not depend on the reply.
+  static bool MayMemoize(const Request& req);
+  // How the fast path replays `req`'s memoizable reply and what it counts.
+  static const fastpath::ReplaySpec& Replay(const Request& req) { return req.replay; }
 
   // Admit, then Respond: the whole path for tests and simple callers.
   Task<void> Handle(std::vector<uint8_t> pkt, sockaddr_storage remote, sockaddr_storage local,

@@ -4,9 +4,13 @@
 #include <prometheus/family.h>
 #include <prometheus/histogram.h>
 
+#include <map>
+#include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
+#include "fastpath/table/stats_bank.h"
 #include "slowpath/metrics/metrics.h"
 
 namespace warpdns::slowpath::metrics {
@@ -95,7 +99,98 @@ std::string Key(std::initializer_list<std::string_view> parts) {
   return key;
 }
 
+// The fast path's slots and what of each the series already hold.
+struct FastSlot {
+  std::string server, zone, type, rcode, plugin;
+  fastpath::StatsBank::Totals folded{};
+};
+
+struct FastSlots {
+  std::mutex mu;
+  std::map<uint16_t, FastSlot> slots;
+};
+
+FastSlots& GetFastSlots() {
+  static FastSlots* f = new FastSlots;
+  return *f;
+}
+
+std::vector<double> Deltas(const uint64_t* now, uint64_t* folded, size_t n) {
+  std::vector<double> d(n);
+  for (size_t k = 0; k < n; ++k) {
+    d[k] = static_cast<double>(now[k] - folded[k]);
+    folded[k] = now[k];
+  }
+  return d;
+}
+
+// Before each scrape: the growth of every slot since the last one.
+void FoldFastSlots() {
+  Families& f = GetFamilies();
+  FastSlots& fs = GetFastSlots();
+  std::lock_guard lock(fs.mu);
+  const std::string view;
+  const std::string proto = "udp";
+  using Bank = fastpath::StatsBank;
+  for (auto& [id, slot] : fs.slots) {
+    const Bank::Totals now = Bank::Get().Sum(id);
+    Bank::Totals& was = slot.folded;
+    for (int k = 0; k < 2; ++k) {
+      if (now.requests[k] == was.requests[k]) continue;
+      f.requests
+          .Add({{"server", slot.server}, {"zone", slot.zone}, {"view", view}, {"proto", proto},
+                {"family", k == 0 ? "1" : "2"}, {"type", slot.type}})
+          .Increment(static_cast<double>(now.requests[k] - was.requests[k]));
+    }
+    const uint64_t answers = now.requests[0] + now.requests[1] - was.requests[0] - was.requests[1];
+    was.requests[0] = now.requests[0];
+    was.requests[1] = now.requests[1];
+    if (now.do_requests != was.do_requests) {
+      f.do_requests.Add({{"server", slot.server}, {"zone", slot.zone}, {"view", view}})
+          .Increment(static_cast<double>(now.do_requests - was.do_requests));
+      was.do_requests = now.do_requests;
+    }
+    if (answers == 0) continue;
+    f.responses
+        .Add({{"server", slot.server}, {"zone", slot.zone}, {"view", view}, {"rcode", slot.rcode},
+              {"plugin", slot.plugin}})
+        .Increment(static_cast<double>(answers));
+    const prometheus::Labels sized = {
+        {"server", slot.server}, {"zone", slot.zone}, {"view", view}, {"proto", proto}};
+    f.request_size.Add(sized, kSizeBuckets)
+        .ObserveMultiple(Deltas(now.request_size, was.request_size, Bank::kSizeBounds + 1),
+                         static_cast<double>(now.request_size_sum - was.request_size_sum));
+    was.request_size_sum = now.request_size_sum;
+    f.response_size.Add(sized, kSizeBuckets)
+        .ObserveMultiple(Deltas(now.response_size, was.response_size, Bank::kSizeBounds + 1),
+                         static_cast<double>(now.response_size_sum - was.response_size_sum));
+    was.response_size_sum = now.response_size_sum;
+    f.duration.Add({{"server", slot.server}, {"zone", slot.zone}, {"view", view}}, DurationBuckets())
+        .ObserveMultiple(Deltas(now.duration, was.duration, Bank::kDurationBounds + 1),
+                         static_cast<double>(now.duration_sum_ns - was.duration_sum_ns) / 1e9);
+    was.duration_sum_ns = now.duration_sum_ns;
+  }
+}
+
 }  // namespace
+
+uint16_t FastPathSlot(const Request& req, std::string_view zone, int rcode,
+                      std::string_view plugin) {
+  FastSlot slot{req.server, std::string(zone),
+                std::string(req.msg.question.empty() ? "other" : TypeLabel(req.QType())),
+                wire::RcodeToString(rcode), std::string(plugin)};
+  const std::string name =
+      Key({slot.server, slot.zone, slot.type, slot.rcode, slot.plugin});
+  const uint16_t id = fastpath::StatsBank::Get().Id(name);
+  if (id == 0) return 0;
+  // Outside fs.mu: a scrape holds the refreshers' lock while it takes fs.mu.
+  static std::once_flag once;
+  std::call_once(once, [] { AddRefresher(FoldFastSlots); });
+  FastSlots& fs = GetFastSlots();
+  std::lock_guard lock(fs.mu);
+  fs.slots.try_emplace(id, std::move(slot));
+  return id;
+}
 
 std::string_view TypeLabel(uint16_t qtype) {
   namespace t = wire::type;

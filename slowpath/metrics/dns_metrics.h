@@ -19,6 +19,12 @@ inline constexpr std::string_view kDroppedZone = "dropped";
 void ReportRequest(const Request& req, std::string_view zone, int rcode, std::string_view plugin,
                    size_t response_size, int64_t duration_ns);
 
+// The fastpath::StatsBank slot in which the fast path counts its replays of
+// the reply ReportRequest just counted with these labels (over UDP), 0 when
+// the bank is full. A scrape folds the slots into the same series.
+uint16_t FastPathSlot(const Request& req, std::string_view zone, int rcode,
+                      std::string_view plugin);
+
 // The `type` label: the mnemonic for the types CoreDNS tracks, else "other".
 std::string_view TypeLabel(uint16_t qtype);
 

@@ -59,6 +59,7 @@ Task<void> PrebuildOne(std::shared_ptr<Server> server, std::vector<uint8_t> quer
       Server::Admission::kServe) {
     co_return;
   }
+  req.prebuild = true;
   co_await server->Respond(req, &reply);
   if (Server::Memoizable(req, reply)) {
     publisher->Memoize(key, reply.data(), reply.size(), generation, Server::Replay(req));

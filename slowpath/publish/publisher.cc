@@ -35,11 +35,11 @@ Publisher::~Publisher() {
 }
 
 void Publisher::Memoize(const fastpath::QueryKey& key, const uint8_t* reply, size_t len,
-                        uint64_t generation, const fastpath::ReplaySpec* replay) {
+                        uint64_t generation, const fastpath::ReplaySpec& replay) {
   offered_.fetch_add(1, std::memory_order_relaxed);
   std::vector<uint8_t> meta;
   if (len > fastpath::AnswerTable::kMaxReply + 2 ||
-      (replay != nullptr && !fastpath::BuildReplay(reply, len, *replay, &meta))) {
+      (replay.Varies() && !fastpath::BuildReplay(reply, len, replay, &meta))) {
     dropped_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
@@ -59,7 +59,8 @@ void Publisher::Memoize(const fastpath::QueryKey& key, const uint8_t* reply, siz
     p.generation = generation;
     p.reply.assign(reply, reply + len);
     p.meta = std::move(meta);
-    p.counter = replay != nullptr ? replay->counter : 0;
+    p.counter = replay.counter;
+    p.stats = replay.stats;
     ++enqueued_;
   }
   if (first) wake_.notify_one();
@@ -122,7 +123,7 @@ void Publisher::Run() {
     for (const Pending& p : batch) {
       if (p.generation == generation &&
           writable_->answers.Insert(p.key, p.reply.data(), p.reply.size(), *reclaimer_,
-                                    p.meta.data(), p.meta.size(), p.counter)) {
+                                    p.meta.data(), p.meta.size(), p.counter, p.stats)) {
         memoized_.fetch_add(1, std::memory_order_relaxed);
       } else {
         dropped_.fetch_add(1, std::memory_order_relaxed);

@@ -55,11 +55,12 @@ class Publisher {
   const fastpath::rcu::Published<fastpath::TableSet>& tables() const { return tables_; }
 
   // Queues `reply` as the answer to `key`, made by a deterministic chain
-  // under data `generation`; `replay` (when not null) says how the fast path
-  // ages and shuffles it, and a reply that cannot be replayed so is dropped.
-  // Any slow-path thread; takes a short lock, so never from the fast path.
+  // under data `generation`; `replay` says how the fast path ages and
+  // shuffles it (a reply that cannot be replayed so is dropped) and what each
+  // answer counts. Any slow-path thread; takes a short lock, so never from
+  // the fast path.
   void Memoize(const fastpath::QueryKey& key, const uint8_t* reply, size_t len,
-               uint64_t generation, const fastpath::ReplaySpec* replay = nullptr);
+               uint64_t generation, const fastpath::ReplaySpec& replay = {});
 
   // Returns once everything queued before the call is in the tables (tests,
   // and benchmarks that preload). Any thread but the publisher's.
@@ -74,6 +75,7 @@ class Publisher {
     std::vector<uint8_t> reply;
     std::vector<uint8_t> meta;  // BuildReplay's description; empty: fixed octets
     uint16_t counter = 0;
+    uint16_t stats = 0;
   };
 
   void Run();

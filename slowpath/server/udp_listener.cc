@@ -121,6 +121,12 @@ size_t WriteSource(const sockaddr_storage& local, uint8_t* buf) {
   return 0;
 }
 
+// The metrics' family label of a peer, as Request::Family.
+int Family(const sockaddr_storage& peer) {
+  if (peer.ss_family != AF_INET6) return 1;
+  return IN6_IS_ADDR_V4MAPPED(&reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr) ? 1 : 2;
+}
+
 }  // namespace
 
 // One worker thread: its socket, its event loop, its pending replies.
@@ -130,6 +136,7 @@ class UdpListener::Worker {
       : server_(slot), fd_(fd), index_(index), publisher_(publisher), socket_(io_) {
     if (publisher_ != nullptr) reader_ = publisher_->RegisterReader();
     answer_ctx_.counters = fastpath::CounterBank::Get().AddRow();
+    answer_ctx_.stats = fastpath::StatsBank::Get().AddRow();
     asio::error_code ec;
     socket_.assign(family == AF_INET ? asio::ip::udp::v4() : asio::ip::udp::v6(), fd, ec);
     socklen_t bl = sizeof(bound_);
@@ -140,6 +147,8 @@ class UdpListener::Worker {
                     : IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<sockaddr_in6&>(bound_).sin6_addr);
     rx_.resize(kBatch * kMaxUdpPayload);
   }
+
+  ~Worker() { fastpath::StatsBank::Get().ReleaseRow(answer_ctx_.stats); }
 
   void Run() {
     asio::co_spawn(io_, ReceiveLoop(), asio::detached);
@@ -217,6 +226,7 @@ class UdpListener::Worker {
       answer_ctx_.now_ns = fastpath::MonotonicNs();
     }
     for (int i = 0; i < n; ++i) Admit(server, tables, i);
+    if (answer_ctx_.burst_count != 0) answer_ctx_.FinishBurst(fastpath::MonotonicNs());
   }
 
   void Admit(const std::shared_ptr<Server>& server, const fastpath::TableSet* tables, int i) {
@@ -230,7 +240,8 @@ class UdpListener::Worker {
     const bool keyed = keyed_[i];
     if (keyed && tables != nullptr) {
       Outgoing& o = Queue(peers_[i], rx_msgs_[i].msg_hdr.msg_namelen, local);
-      o.answer_len = tables->answers.Answer(keys_[i], pkt, o.answer, sizeof(o.answer), answer_ctx_);
+      o.answer_len = tables->answers.Answer(keys_[i], pkt, o.answer, sizeof(o.answer), answer_ctx_,
+                                            len, Family(peers_[i]));
       if (o.answer_len != 0) {
         answered_.store(answered_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         return;

@@ -4,6 +4,7 @@
 
 #include "slowpath/chain/clock.h"
 #include "slowpath/chain/plugin.h"
+#include "slowpath/chain/server.h"
 #include "slowpath/metrics/dns_metrics.h"
 #include "slowpath/metrics/metrics.h"
 
@@ -47,10 +48,20 @@ class Metrics : public Plugin {
     // what the client sees.
     const bool wrote = rec.Written();
     const int rcode = wrote ? rec.rcode() : r.rcode;
-    metrics::ReportRequest(req, req.zone, rcode, wrote ? rec.caller() : "", rec.Len(),
-                           MonotonicNs() - start);
+    const std::string_view plugin = wrote ? rec.caller() : "";
+    if (!req.prebuild) {
+      metrics::ReportRequest(req, req.zone, rcode, plugin, rec.Len(), MonotonicNs() - start);
+    }
+    // A reply the fast path may replay is counted there as here.
+    if (Server::MayMemoize(req)) {
+      req.replay.stats = metrics::FastPathSlot(req, req.zone, rcode, plugin);
+      if (req.replay.stats == 0) req.memoizable = false;
+    }
     co_return r;
   }
+
+  // What is counted depends only on the query and the reply.
+  bool Deterministic() const override { return true; }
 };
 
 std::unique_ptr<Plugin> Setup(SetupContext& ctx, std::string* error) {

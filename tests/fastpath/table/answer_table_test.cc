@@ -129,6 +129,32 @@ TEST_F(AnswerTableTest, InsertFindAnswer) {
   EXPECT_EQ(reclaimer_->pending(), 0u) << "a new key retires nothing";
 }
 
+// An answer with a metrics slot counts in the worker's row, and its duration
+// at the end of the burst; a worker without a row leaves it to the slow path.
+TEST_F(AnswerTableTest, CountedAnswersNeedARow) {
+  AnswerTable t(64, 1);
+  const QueryKey www = KeyFor("www");
+  const Bytes reply = Reply(45, 3);
+  const uint16_t slot = StatsBank::Get().Id("answer-table-test");
+  ASSERT_TRUE(t.Insert(www, reply.data(), reply.size(), *reclaimer_, nullptr, 0, 0, slot));
+  const uint8_t id[2] = {0, 1};
+  Bytes out(reply.size());
+  AnswerTable::Context ctx;
+  EXPECT_EQ(t.Answer(www, id, out.data(), out.size(), ctx, 30, 2), 0u);
+  ctx.stats = StatsBank::Get().AddRow();
+  ctx.now_ns = 1000;
+  EXPECT_EQ(t.Answer(www, id, out.data(), out.size(), ctx, 30, 2), reply.size());
+  EXPECT_EQ(ctx.burst_count, 1u);
+  ctx.FinishBurst(1000 + 300'000);
+  EXPECT_EQ(ctx.burst_count, 0u);
+  const StatsBank::Totals totals = StatsBank::Get().Sum(slot);
+  EXPECT_EQ(totals.requests[1], 1u);
+  EXPECT_EQ(totals.request_size_sum, 30u);
+  EXPECT_EQ(totals.response_size_sum, reply.size());
+  EXPECT_EQ(totals.duration[1], 1u);  // 0.3 ms: the 0.5 ms bucket
+  StatsBank::Get().ReleaseRow(ctx.stats);
+}
+
 TEST_F(AnswerTableTest, ManyKeys) {
   AnswerTable t(4096, 1);
   constexpr int kKeys = 1000;  // a quarter full: no window fills up
