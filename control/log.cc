@@ -10,6 +10,8 @@
 #include <string>
 #include <thread>
 
+#include "fastpath/table/log_bank.h"
+
 namespace warpdns::control {
 namespace {
 
@@ -38,8 +40,10 @@ class Writer {
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
 
  private:
-  // Swaps the queue out under the short lock, writes it outside of it.
+  // Swaps the queue out under the short lock, writes it outside of it. The
+  // fast path's lines (its workers' rings) join the queue first.
   void WriteOut() {
+    fastpath::LogBank::Get().Drain([this](const std::string& line) { Append(line); });
     {
       std::lock_guard lock(mu_);
       out_.swap(pending_);
@@ -85,6 +89,6 @@ void LogLine(std::string_view line) { GetWriter().Append(line); }
 
 void FlushLog() { GetWriter().Flush(); }
 
-uint64_t DroppedLogLines() { return GetWriter().dropped(); }
+uint64_t DroppedLogLines() { return GetWriter().dropped() + fastpath::LogBank::Get().Dropped(); }
 
 }  // namespace warpdns::control

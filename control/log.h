@@ -1,5 +1,6 @@
 // The process log: whole lines to stdout, written by one thread so that a
-// worker logging a query never makes a syscall or waits on the terminal.
+// worker logging a query never makes a syscall or waits on the terminal. The
+// same thread drains the fast path's log rings (fastpath::LogBank).
 #ifndef WARPDNS_CONTROL_LOG_H_
 #define WARPDNS_CONTROL_LOG_H_
 

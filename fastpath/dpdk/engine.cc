@@ -337,6 +337,7 @@ bool Engine::Start(const rcu::Published<TableSet>* tables,
     ctx.tables = tables;
     ctx.answer.counters = CounterBank::Get().AddRow();
     ctx.answer.stats = StatsBank::Get().AddRow();
+    ctx.answer.log = LogBank::Get().AddRing();
     ctx.reader = register_reader();
     if (!ctx.reader) {
       *error = "io dpdk: no RCU reader slot left for worker " + std::to_string(i);
@@ -365,7 +366,10 @@ void Engine::Stop() {
 
 Engine::~Engine() {
   Stop();
-  for (auto& ctx : contexts_) StatsBank::Get().ReleaseRow(ctx->answer.stats);
+  for (auto& ctx : contexts_) {
+    StatsBank::Get().ReleaseRow(ctx->answer.stats);
+    LogBank::Get().ReleaseRing(ctx->answer.log);
+  }
   if (tap_port_id_ >= 0) {
     rte_eth_dev_stop(static_cast<uint16_t>(tap_port_id_));
     rte_eth_dev_close(static_cast<uint16_t>(tap_port_id_));

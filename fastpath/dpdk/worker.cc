@@ -63,8 +63,12 @@ void ProcessBurst(WorkerContext* ctx, const TableSet* tables, rte_mbuf** pkts, u
         if (tables != nullptr && MakeQueryKey(dns, info.payload_len, dst_port, &key)) {
           // The ID is read before the answer overwrites the query.
           const uint8_t id[2] = {dns[0], dns[1]};
+          const Client client{
+              info.ipv6 ? 2 : 1,
+              frame + info.l3_offset + (info.ipv6 ? net::ipv6::kSrc : net::ipv4::kSrc),
+              net::Load16(frame + info.l4_offset + net::udp::kSrcPort)};
           n = tables->answers.Answer(key, id, dns, room - info.payload_offset, ctx->answer,
-                                     info.payload_len, info.ipv6 ? 2 : 1);
+                                     info.payload_len, client);
         }
         if (n == 0) {
           punt[punt_count++] = m;
@@ -144,7 +148,7 @@ int RunWorker(WorkerContext* ctx) noexcept {
       Bump(c.rx, n);
       ctx->answer.now_ns = MonotonicNs();
       ProcessBurst(ctx, tables, rx, n, &out);
-      if (ctx->answer.burst_count != 0) ctx->answer.FinishBurst(MonotonicNs());
+      if (ctx->answer.BurstPending()) ctx->answer.FinishBurst(MonotonicNs());
     }
     // The slow path's answers leave through this worker's queue.
     const unsigned injected = rte_ring_sc_dequeue_burst(

@@ -38,7 +38,7 @@ AnswerTable::~AnswerTable() {
 
 bool AnswerTable::Insert(const QueryKey& key, const uint8_t* reply, size_t len,
                          rcu::Reclaimer& reclaimer, const uint8_t* meta, size_t meta_len,
-                         uint16_t counter, uint16_t stats) {
+                         uint16_t counter, uint16_t stats, uint16_t log, uint16_t log_rsize) {
   if (len < 12 || len - 2 > kMaxReply || meta_len > UINT16_MAX) return false;
   // Meta first and a multiple of 8, so its header stays aligned.
   const size_t meta_room = (meta_len + 7) / 8 * 8;
@@ -50,6 +50,8 @@ bool AnswerTable::Insert(const QueryKey& key, const uint8_t* reply, size_t len,
   e->meta_len = static_cast<uint16_t>(meta_room);
   e->counter = counter;
   e->stats = stats;
+  e->log = log;
+  e->log_rsize = log_rsize;
   if (meta_len != 0) std::memcpy(e->data, meta, meta_len);
   std::memcpy(e->data + meta_room, key.bytes, key.len);
   std::memcpy(e->data + meta_room + key.len, reply + 2, len - 2);
@@ -78,6 +80,26 @@ bool AnswerTable::Insert(const QueryKey& key, const uint8_t* reply, size_t len,
     reclaimer.Retire([old] { std::free(const_cast<Entry*>(old)); }, reclaimer.domain().Start());
   }
   return true;
+}
+
+void AnswerTable::Log(const Entry& e, const QueryKey& key, const uint8_t id[2], size_t request_len,
+                      const Client& client, Context& ctx) noexcept {
+  LogRecord* r = ctx.log->Reserve(ctx.log_count);
+  if (r == nullptr) return;
+  r->sink = e.log;
+  r->id = static_cast<uint16_t>(id[0] << 8 | id[1]);
+  r->request_len = static_cast<uint16_t>(request_len);
+  r->reply_len = static_cast<uint16_t>(e.reply_len + 2u);
+  r->rsize = e.log_rsize;
+  r->reply_flags = static_cast<uint16_t>(e.reply()[0] << 8 | e.reply()[1]);
+  r->port = client.port;
+  r->family = static_cast<uint8_t>(client.family);
+  std::memset(r->addr, 0, sizeof(r->addr));
+  if (client.addr != nullptr) std::memcpy(r->addr, client.addr, client.family == 2 ? 16 : 4);
+  r->duration_ns = 0;
+  r->key_len = key.len;
+  std::memcpy(r->key, key.bytes, key.len);
+  ++ctx.log_count;
 }
 
 }  // namespace warpdns::fastpath

@@ -20,6 +20,7 @@
 
 #include "fastpath/rcu/rcu.h"
 #include "fastpath/table/counter_bank.h"
+#include "fastpath/table/log_bank.h"
 #include "fastpath/table/query_key.h"
 #include "fastpath/table/replay.h"
 #include "fastpath/table/stats_bank.h"
@@ -41,6 +42,8 @@ class AnswerTable {
     uint16_t meta_len;   // a replay description (replay.h) first; 0: fixed octets
     uint16_t counter;    // CounterBank id bumped on each answer; 0: none
     uint16_t stats;      // StatsBank slot counting each answer; 0: none
+    uint16_t log;        // LogBank sink writing a line per answer; 0: none
+    uint16_t log_rsize;  // the reply's {rsize} for that line
     alignas(8) uint8_t data[];  // meta (its header is read in place), key, reply after its ID
     const uint8_t* meta() const noexcept { return data; }
     const uint8_t* key() const noexcept { return data + meta_len; }
@@ -54,18 +57,24 @@ class AnswerTable {
     uint64_t random = reinterpret_cast<uintptr_t>(this) | 1;
     CounterBank::Row counters = nullptr;  // this worker's row
     StatsBank::Row stats = nullptr;       // this worker's row
+    LogRing* log = nullptr;               // this worker's ring
     // The slots of this burst's answers, whose duration FinishBurst counts.
     static constexpr size_t kMaxBurst = 256;
     uint16_t burst_slots[kMaxBurst];
     size_t burst_count = 0;
+    size_t log_count = 0;  // records reserved in `log` for this burst
 
+    bool BurstPending() const noexcept { return burst_count != 0 || log_count != 0; }
     // Counts the duration of every answer of the burst that began at
-    // `now_ns`: from then to `end_ns`. Fast path: the owning worker; never
-    // blocks.
+    // `now_ns` (from then to `end_ns`) and hands its log lines over. Fast
+    // path: the owning worker; never blocks.
     void FinishBurst(int64_t end_ns) noexcept {
       const int64_t took = end_ns - now_ns;
       for (size_t i = 0; i < burst_count; ++i) StatsBank::CountDuration(stats, burst_slots[i], took);
       burst_count = 0;
+      for (size_t i = 0; i < log_count; ++i) log->Reserved(i).duration_ns = took;
+      if (log_count != 0) log->Publish(log_count);
+      log_count = 0;
     }
   };
 
@@ -109,16 +118,17 @@ class AnswerTable {
   // Writes the answer to `key` for a query with ID `id` (network order, as
   // it sits in the query) to `out` (room for `capacity` octets). Returns its
   // length, or 0 on a miss or when it does not fit. `request_len` and
-  // `family` (1 IPv4, 2 IPv6) are the query's, for the metrics. Fast path:
-  // any online RCU reader; never blocks or allocates.
+  // `client` are the query's, for the metrics and the log. Fast path: any
+  // online RCU reader; never blocks or allocates.
   // `ctx` is the calling worker's.
   size_t Answer(const QueryKey& key, const uint8_t id[2], uint8_t* out, size_t capacity,
-                Context& ctx, size_t request_len = 0, int family = 1) const noexcept {
+                Context& ctx, size_t request_len = 0, const Client& client = {}) const noexcept {
     const Entry* e = Find(key);
     if (e == nullptr || e->reply_len + 2u > capacity) return 0;
-    // Counted answers need a row and room in the burst; else the slow path
-    // answers (and counts).
-    if (e->stats != 0 && (ctx.stats == nullptr || ctx.burst_count == Context::kMaxBurst)) {
+    // Counted and logged answers need a row, a ring and room in the burst;
+    // else the slow path answers (and counts and logs).
+    if ((e->stats != 0 && (ctx.stats == nullptr || ctx.burst_count == Context::kMaxBurst)) ||
+        (e->log != 0 && (ctx.log == nullptr || ctx.log_count == Context::kMaxBurst))) {
       return 0;
     }
     out[0] = id[0];
@@ -131,21 +141,29 @@ class AnswerTable {
     }
     if (e->counter != 0 && ctx.counters != nullptr) CounterBank::Bump(ctx.counters, e->counter);
     if (e->stats != 0) {
-      StatsBank::Count(ctx.stats, e->stats, family, key.dnssec_ok, request_len, e->reply_len + 2u);
+      StatsBank::Count(ctx.stats, e->stats, client.family, key.dnssec_ok, request_len,
+                       e->reply_len + 2u);
       ctx.burst_slots[ctx.burst_count++] = e->stats;
     }
+    if (e->log != 0) Log(*e, key, id, request_len, client, ctx);
     return e->reply_len + 2u;
   }
 
+  // Reserves the log line of an answer from `e` in the worker's ring (the
+  // line is dropped and counted when the ring is full). Fast path: the
+  // worker owning `ctx`; never blocks.
+  static void Log(const Entry& e, const QueryKey& key, const uint8_t id[2], size_t request_len,
+                  const Client& client, Context& ctx) noexcept;
+
   // Writer only: remembers `reply` (a whole message, ID included) for `key`,
   // with its replay description `meta` (BuildReplay; empty for fixed
-  // octets), `counter` and `stats`, replacing the key's entry or, when its probe
+  // octets), `counter`, `stats`, `log` and `log_rsize`, replacing the key's entry or, when its probe
   // window is full, one chosen by the hash. Replaced entries go to
   // `reclaimer`. Returns false (and keeps nothing) if the reply is too short
   // or too long.
   bool Insert(const QueryKey& key, const uint8_t* reply, size_t len, rcu::Reclaimer& reclaimer,
               const uint8_t* meta = nullptr, size_t meta_len = 0, uint16_t counter = 0,
-              uint16_t stats = 0);
+              uint16_t stats = 0, uint16_t log = 0, uint16_t log_rsize = 0);
 
   uint64_t generation() const noexcept { return generation_; }
   size_t slots() const noexcept { return mask_ + 1; }

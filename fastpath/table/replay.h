@@ -43,6 +43,10 @@ struct ReplaySpec {
   // The StatsBank slot of the DNS metrics each fast-path answer counts in
   // (0: none, no prometheus in the chain); see stats_bank.h.
   uint16_t stats = 0;
+  // The LogBank sink writing a line per fast-path answer (0: not logged)
+  // and the reply's uncompressed length the line shows; see log_bank.h.
+  uint16_t log = 0;
+  uint16_t log_rsize = 0;
   // The reply's octets vary per answer (BuildReplay describes how).
   bool Varies() const { return aging || shuffle; }
 };

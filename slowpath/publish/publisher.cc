@@ -61,6 +61,8 @@ void Publisher::Memoize(const fastpath::QueryKey& key, const uint8_t* reply, siz
     p.meta = std::move(meta);
     p.counter = replay.counter;
     p.stats = replay.stats;
+    p.log = replay.log;
+    p.log_rsize = replay.log_rsize;
     ++enqueued_;
   }
   if (first) wake_.notify_one();
@@ -123,7 +125,8 @@ void Publisher::Run() {
     for (const Pending& p : batch) {
       if (p.generation == generation &&
           writable_->answers.Insert(p.key, p.reply.data(), p.reply.size(), *reclaimer_,
-                                    p.meta.data(), p.meta.size(), p.counter, p.stats)) {
+                                    p.meta.data(), p.meta.size(), p.counter, p.stats, p.log,
+                                    p.log_rsize)) {
         memoized_.fetch_add(1, std::memory_order_relaxed);
       } else {
         dropped_.fetch_add(1, std::memory_order_relaxed);

@@ -76,6 +76,8 @@ class Publisher {
     std::vector<uint8_t> meta;  // BuildReplay's description; empty: fixed octets
     uint16_t counter = 0;
     uint16_t stats = 0;
+    uint16_t log = 0;
+    uint16_t log_rsize = 0;
   };
 
   void Run();

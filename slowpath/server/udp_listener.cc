@@ -121,10 +121,15 @@ size_t WriteSource(const sockaddr_storage& local, uint8_t* buf) {
   return 0;
 }
 
-// The metrics' family label of a peer, as Request::Family.
-int Family(const sockaddr_storage& peer) {
-  if (peer.ss_family != AF_INET6) return 1;
-  return IN6_IS_ADDR_V4MAPPED(&reinterpret_cast<const sockaddr_in6&>(peer).sin6_addr) ? 1 : 2;
+// A peer for the metrics (family as Request::Family) and the log.
+fastpath::Client ClientOf(const sockaddr_storage& peer) {
+  if (peer.ss_family != AF_INET6) {
+    const auto& a = reinterpret_cast<const sockaddr_in&>(peer);
+    return {1, reinterpret_cast<const uint8_t*>(&a.sin_addr), ntohs(a.sin_port)};
+  }
+  const auto& a = reinterpret_cast<const sockaddr_in6&>(peer);
+  if (IN6_IS_ADDR_V4MAPPED(&a.sin6_addr)) return {1, a.sin6_addr.s6_addr + 12, ntohs(a.sin6_port)};
+  return {2, a.sin6_addr.s6_addr, ntohs(a.sin6_port)};
 }
 
 }  // namespace
@@ -137,6 +142,7 @@ class UdpListener::Worker {
     if (publisher_ != nullptr) reader_ = publisher_->RegisterReader();
     answer_ctx_.counters = fastpath::CounterBank::Get().AddRow();
     answer_ctx_.stats = fastpath::StatsBank::Get().AddRow();
+    answer_ctx_.log = fastpath::LogBank::Get().AddRing();
     asio::error_code ec;
     socket_.assign(family == AF_INET ? asio::ip::udp::v4() : asio::ip::udp::v6(), fd, ec);
     socklen_t bl = sizeof(bound_);
@@ -148,7 +154,10 @@ class UdpListener::Worker {
     rx_.resize(kBatch * kMaxUdpPayload);
   }
 
-  ~Worker() { fastpath::StatsBank::Get().ReleaseRow(answer_ctx_.stats); }
+  ~Worker() {
+    fastpath::StatsBank::Get().ReleaseRow(answer_ctx_.stats);
+    fastpath::LogBank::Get().ReleaseRing(answer_ctx_.log);
+  }
 
   void Run() {
     asio::co_spawn(io_, ReceiveLoop(), asio::detached);
@@ -226,7 +235,7 @@ class UdpListener::Worker {
       answer_ctx_.now_ns = fastpath::MonotonicNs();
     }
     for (int i = 0; i < n; ++i) Admit(server, tables, i);
-    if (answer_ctx_.burst_count != 0) answer_ctx_.FinishBurst(fastpath::MonotonicNs());
+    if (answer_ctx_.BurstPending()) answer_ctx_.FinishBurst(fastpath::MonotonicNs());
   }
 
   void Admit(const std::shared_ptr<Server>& server, const fastpath::TableSet* tables, int i) {
@@ -241,7 +250,7 @@ class UdpListener::Worker {
     if (keyed && tables != nullptr) {
       Outgoing& o = Queue(peers_[i], rx_msgs_[i].msg_hdr.msg_namelen, local);
       o.answer_len = tables->answers.Answer(keys_[i], pkt, o.answer, sizeof(o.answer), answer_ctx_,
-                                            len, Family(peers_[i]));
+                                            len, ClientOf(peers_[i]));
       if (o.answer_len != 0) {
         answered_.store(answered_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         return;

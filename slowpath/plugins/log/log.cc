@@ -1,15 +1,20 @@
 #include "slowpath/plugins/log/log.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <time.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <ctime>
 #include <iterator>
 
+#include "fastpath/table/log_bank.h"
 #include "slowpath/chain/clock.h"
 #include "slowpath/chain/plugin.h"
 #include "slowpath/chain/response.h"
+#include "slowpath/chain/server.h"
 
 namespace warpdns::slowpath::log {
 
@@ -197,7 +202,8 @@ std::vector<Node> ParseFormat(std::string_view s) {
   return nodes;
 }
 
-std::string LabelValue(Label label, const Request& req, const Recording& rec, int64_t duration_ns) {
+std::string LabelValue(Label label, const Request& req, const Recording& rec, int64_t duration_ns,
+                       size_t size) {
   switch (label) {
     case Label::kType:
       return wire::TypeToString(req.QType());
@@ -208,7 +214,7 @@ std::string LabelValue(Label label, const Request& req, const Recording& rec, in
     case Label::kProto:
       return std::string(ProtoName(req.proto));
     case Label::kSize:
-      return std::to_string(UncompressedLength(req.msg));
+      return std::to_string(size);
     case Label::kRemote:
       return Rfc3986(req.RemoteIp());
     case Label::kPort:
@@ -239,7 +245,78 @@ struct Rule {
   std::string scope;  // lowercase FQDN: log names at or below it
   std::vector<Node> format;
   uint8_t classes = 0;  // Class bits
+  uint16_t sink = 0;    // fastpath::LogBank sink of `format`; 0: the fast path cannot log it
 };
+
+std::string Render(const std::vector<Node>& format, const Request& req, const Recording& rec,
+                   int64_t duration_ns, size_t size) {
+  std::string line;
+  for (const Node& node : format) {
+    switch (node.kind) {
+      case Node::kLiteral:
+        line += node.value;
+        break;
+      case Node::kLabel:
+        line += LabelValue(node.label, req, rec, duration_ns, size);
+        break;
+      case Node::kMetadata: {
+        auto it = req.metadata.find(node.value);
+        line += it == req.metadata.end() ? kEmpty : it->second;
+        break;
+      }
+    }
+  }
+  return line;
+}
+
+// The line of a fast-path answer: the request rebuilt from the record's key
+// and client, the reply from its header, then the same Render.
+std::string RenderRecord(const std::vector<Node>& format, const fastpath::LogRecord& r) {
+  // Key: dst port (2) | flags (2) | qname | qtype (2) | qclass (2) | EDNS
+  // marker, then UDP size (2) and OPT TTL (4) when it is 1.
+  const uint8_t* k = r.key;
+  std::vector<uint8_t> query = {static_cast<uint8_t>(r.id >> 8), static_cast<uint8_t>(r.id), k[2],
+                                k[3], 0, 1, 0, 0, 0, 0, 0, 0};
+  size_t at = 4;
+  while (at < r.key_len && k[at] != 0) at += 1 + k[at];
+  const size_t question_end = at + 1 + 4;
+  query.insert(query.end(), k + 4, k + question_end);
+  if (question_end < r.key_len && k[question_end] == 1) {
+    query[11] = 1;  // ARCOUNT
+    const uint8_t* e = k + question_end + 1;
+    query.insert(query.end(), {0, 0, 41, e[0], e[1], e[2], e[3], e[4], e[5], 0, 0});
+  }
+  Request req;
+  req.proto = Proto::kUdp;
+  if (wire::ParseMessage(query.data(), query.size(), &req.msg) != wire::ParseError::kOk ||
+      req.msg.question.empty()) {
+    return "[INFO] -";
+  }
+  if (r.family == 2) {
+    auto& a = reinterpret_cast<sockaddr_in6&>(req.remote);
+    a.sin6_family = AF_INET6;
+    std::memcpy(&a.sin6_addr, r.addr, 16);
+    a.sin6_port = htons(r.port);
+  } else {
+    auto& a = reinterpret_cast<sockaddr_in&>(req.remote);
+    a.sin_family = AF_INET;
+    std::memcpy(&a.sin_addr, r.addr, 4);
+    a.sin_port = htons(r.port);
+  }
+  Recording rec;
+  rec.written = true;
+  rec.rcode = r.reply_flags & 0xf;
+  rec.flags = r.reply_flags;
+  rec.length = r.rsize;
+  return "[INFO] " + Render(format, req, rec, r.duration_ns, r.request_len);
+}
+
+// The fast path can fill in every placeholder but {local} and metadata.
+bool Replayable(const std::vector<Node>& format) {
+  return std::none_of(format.begin(), format.end(), [](const Node& n) {
+    return n.kind == Node::kMetadata || (n.kind == Node::kLabel && n.label == Label::kLocal);
+  });
+}
 
 bool IsSubdomain(std::string_view name, std::string_view zone) {
   if (zone == ".") return true;
@@ -252,6 +329,11 @@ class Logger : public Plugin {
   Logger(std::vector<Rule> rules, Host* host) : rules_(std::move(rules)), host_(host) {}
 
   std::string_view Name() const override { return "log"; }
+  // Every line can be written from the query, the client and the reply.
+  bool Deterministic() const override {
+    return std::all_of(rules_.begin(), rules_.end(),
+                       [](const Rule& r) { return r.sink != 0; });
+  }
 
   Task<Result> ServeDns(Request& req, ResponseWriter& w) override {
     const std::string qname = req.QNameText();
@@ -270,8 +352,16 @@ class Logger : public Plugin {
       const Class cls = Classify(rec.type);
       req.metadata["log/type"] = ResponseTypeName(rec.type);
       req.metadata["log/class"] = ClassName(cls);
-      if (rule.classes & (kAll | cls)) {
-        host_->Log("[INFO] " + Render(rule.format, req, rec, MonotonicNs() - req.start_ns));
+      const bool logged = rule.classes & (kAll | cls);
+      if (logged && !req.prebuild) {
+        host_->Log("[INFO] " + Render(rule.format, req, rec, MonotonicNs() - req.start_ns,
+                                      UncompressedLength(req.msg)));
+      }
+      // A reply the fast path may replay is logged there as here.
+      if (logged && Server::MayMemoize(req)) {
+        req.replay.log = rule.sink;
+        req.replay.log_rsize = static_cast<uint16_t>(std::min<size_t>(rec.length, UINT16_MAX));
+        if (rule.sink == 0) req.memoizable = false;
       }
       co_return result;
     }
@@ -279,27 +369,6 @@ class Logger : public Plugin {
   }
 
  private:
-  static std::string Render(const std::vector<Node>& format, const Request& req,
-                            const Recording& rec, int64_t duration_ns) {
-    std::string line;
-    for (const Node& node : format) {
-      switch (node.kind) {
-        case Node::kLiteral:
-          line += node.value;
-          break;
-        case Node::kLabel:
-          line += LabelValue(node.label, req, rec, duration_ns);
-          break;
-        case Node::kMetadata: {
-          auto it = req.metadata.find(node.value);
-          line += it == req.metadata.end() ? kEmpty : it->second;
-          break;
-        }
-      }
-    }
-    return line;
-  }
-
   const std::vector<Rule> rules_;
   Host* const host_;
 };
@@ -341,11 +410,20 @@ bool ParseDirective(const config::Directive& d, std::vector<Rule>* rules, std::s
   if (classes == 0) classes = kAll;
 
   const std::vector<Node> parsed = ParseFormat(format);
+  // Named by the format alone: the same across reloads, and a sink holds
+  // nothing of this plugin instance.
+  const uint16_t sink =
+      Replayable(parsed) ? fastpath::LogBank::Get().Sink(
+                               "log\x1f" + format,
+                               [parsed](const fastpath::LogRecord& r) {
+                                 return RenderRecord(parsed, r);
+                               })
+                         : 0;
   for (const std::string& name : names) {
     std::string scope = name;
     for (char& c : scope) c = static_cast<char>(wire::ToLowerOctet(static_cast<uint8_t>(c)));
     if (scope.empty() || scope.back() != '.') scope += '.';
-    rules->push_back({std::move(scope), parsed, classes});
+    rules->push_back({std::move(scope), parsed, classes, sink});
   }
   return true;
 }

@@ -140,10 +140,12 @@ TEST_F(AnswerTableTest, CountedAnswersNeedARow) {
   const uint8_t id[2] = {0, 1};
   Bytes out(reply.size());
   AnswerTable::Context ctx;
-  EXPECT_EQ(t.Answer(www, id, out.data(), out.size(), ctx, 30, 2), 0u);
+  const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  const Client client{2, v6, 5353};
+  EXPECT_EQ(t.Answer(www, id, out.data(), out.size(), ctx, 30, client), 0u);
   ctx.stats = StatsBank::Get().AddRow();
   ctx.now_ns = 1000;
-  EXPECT_EQ(t.Answer(www, id, out.data(), out.size(), ctx, 30, 2), reply.size());
+  EXPECT_EQ(t.Answer(www, id, out.data(), out.size(), ctx, 30, client), reply.size());
   EXPECT_EQ(ctx.burst_count, 1u);
   ctx.FinishBurst(1000 + 300'000);
   EXPECT_EQ(ctx.burst_count, 0u);
@@ -153,6 +155,51 @@ TEST_F(AnswerTableTest, CountedAnswersNeedARow) {
   EXPECT_EQ(totals.response_size_sum, reply.size());
   EXPECT_EQ(totals.duration[1], 1u);  // 0.3 ms: the 0.5 ms bucket
   StatsBank::Get().ReleaseRow(ctx.stats);
+}
+
+// A logged answer reserves a record in the worker's ring; the burst's end
+// gives it its duration and makes it visible to the drainer.
+TEST_F(AnswerTableTest, LoggedAnswersGoToTheWorkersRing) {
+  AnswerTable t(64, 1);
+  const QueryKey www = KeyFor("www");
+  const Bytes reply = Reply(45, 3);
+  const uint16_t sink = LogBank::Get().Sink("answer-table-test", [](const LogRecord& r) {
+    return "id " + std::to_string(r.id) + " port " + std::to_string(r.port) + " took " +
+           std::to_string(r.duration_ns) + " rsize " + std::to_string(r.rsize) + " addr " +
+           std::to_string(r.addr[3]);
+  });
+  ASSERT_NE(sink, 0);
+  ASSERT_TRUE(t.Insert(www, reply.data(), reply.size(), *reclaimer_, nullptr, 0, 0, 0, sink, 77));
+  const uint8_t id[2] = {1, 2};
+  const uint8_t v4[4] = {192, 0, 2, 9};
+  Bytes out(reply.size());
+  AnswerTable::Context ctx;
+  EXPECT_EQ(t.Answer(www, id, out.data(), out.size(), ctx, 30, {1, v4, 4000}), 0u) << "no ring";
+  LogRing ring;
+  ctx.log = &ring;
+  ctx.now_ns = 5000;
+  EXPECT_EQ(t.Answer(www, id, out.data(), out.size(), ctx, 30, {1, v4, 4000}), reply.size());
+  std::vector<std::string> lines;
+  auto collect = [&](const std::string& line) { lines.push_back(line); };
+  EXPECT_EQ(ring.Drain([&](const LogRecord&) { lines.push_back("early"); }), 0u)
+      << "nothing visible before the burst ends";
+  ctx.FinishBurst(5000 + 42);
+  EXPECT_EQ(ring.Drain([&](const LogRecord& r) {
+    collect(std::string(reinterpret_cast<const char*>(r.key) + 5, 3) + " " +
+            std::to_string(r.reply_len) + " " + std::to_string(r.duration_ns));
+  }), 1u);
+  EXPECT_EQ(lines, std::vector<std::string>{"www 45 42"});
+}
+
+TEST(LogRingTest, AFullRingDropsAndCounts) {
+  LogRing ring;
+  size_t reserved = 0;
+  while (ring.Reserve(reserved) != nullptr) ++reserved;
+  EXPECT_EQ(reserved, LogRing::kRecords);
+  EXPECT_EQ(ring.dropped(), 1u);
+  ring.Publish(reserved);
+  EXPECT_EQ(ring.Drain([](const LogRecord&) {}), reserved);
+  EXPECT_NE(ring.Reserve(0), nullptr);
 }
 
 TEST_F(AnswerTableTest, ManyKeys) {

@@ -3,6 +3,8 @@
 import io
 import re
 import socket
+import subprocess
+import time
 
 import dns.message
 import dns.query
@@ -61,8 +63,10 @@ example.org:@PORT@ {
 }
 """ % addr
     with Warpdns(tmp_path, corefile, files={"db.example.org": ZONE}) as s:
+        # UDP twice: the first answer may come from the slow path, the second is the
+        # fast path's (memoized or prebuilt); both lines must be CoreDNS's.
         for qtype, name in (("A", "www.example.org."), ("AAAA", "www.example.org."), ("MX", "example.org.")):
-            for tcp in (False, True):
+            for tcp in (False, False, True):
                 q = dns.message.make_query(name, qtype, use_edns=0, payload=4096, want_dnssec=(qtype == "MX"))
                 sock = socket.socket(socket.AF_INET if family == "ipv4" else socket.AF_INET6,
                                      socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
@@ -87,3 +91,45 @@ example.org:@PORT@ {
                     uncompressed_len(r))
                 assert line.startswith(expected), (line, expected)
                 assert re.fullmatch(r"\d+\.\d+s", line[len(expected):]), line
+
+
+def test_every_query_logged_under_dnsperf_mostly_from_the_fast_path(tmp_path):
+    """dnsperf against a block with log and prometheus: one line per query sent, the
+    fast path answering (and logging) nearly all of them."""
+    import differential
+    from harness import free_port
+
+    mport = free_port()
+    corefile = """
+example.org:@PORT@ {
+    bind 127.0.0.1
+    prometheus 127.0.0.1:%d
+    log
+    file @DIR@/db.example.org
+}
+""" % mport
+    queries = tmp_path / "queries.txt"
+    queries.write_text("www.example.org A\nwww.example.org AAAA\nnx.example.org A\nexample.org MX\n")
+    with Warpdns(tmp_path, corefile, files={"db.example.org": ZONE}) as s:
+        start = len(s.output())
+        out = subprocess.run(["dnsperf", "-s", "127.0.0.1", "-p", str(s.port), "-d", str(queries),
+                              "-n", "2500", "-c", "4", "-q", "50"],
+                             capture_output=True, text=True, timeout=60).stdout
+        completed = int(re.search(r"Queries completed:\s+(\d+)", out).group(1))
+        assert completed == 10000, out
+        # The lines are written within milliseconds of the answers: wait for all of them.
+        deadline = time.monotonic() + 10
+        while True:
+            lines = [l for l in s.output()[start:] if l.startswith("[INFO] 127.0.0.1:")]
+            if len(lines) >= completed or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        text = differential.scrape(mport)
+    fast = differential.metric(text, "warpdns_fastpath_packets_total", kind="answered")
+    dropped = differential.metric(text, "warpdns_log_dropped_lines_total")
+    print("log lines %d for %d queries, %d answered by the fast path, %d lines dropped"
+          % (len(lines), completed, fast, dropped))
+    assert dropped == 0 and len(lines) == completed
+    assert fast >= completed - 200
+    nx = [l for l in lines if '"A IN nx.example.org. udp ' in l]
+    assert len(nx) == 2500 and all(" NXDOMAIN qr,aa,rd " in l for l in nx)
