@@ -55,7 +55,11 @@ class Session : public std::enable_shared_from_this<Session> {
     size_t sp2 = sp1 == std::string::npos ? sp1 : request_.find(' ', sp1 + 1);
     std::string method = request_.substr(0, sp1);
     std::string path = sp2 == std::string::npos ? "" : request_.substr(sp1 + 1, sp2 - sp1 - 1);
-    if (size_t q = path.find('?'); q != std::string::npos) path.resize(q);
+    std::string query;
+    if (size_t q = path.find('?'); q != std::string::npos) {
+      query = path.substr(q + 1);
+      path.resize(q);
+    }
     int status = 404;
     std::string body = "404 page not found\n";
     HttpServer::Handler handler;
@@ -65,7 +69,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (handler) {
       if (method == "GET" || method == "HEAD") {
-        std::tie(status, body) = handler();
+        std::tie(status, body) = handler(query);
       } else {
         status = 405;
         body = "";

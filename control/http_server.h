@@ -14,7 +14,8 @@ namespace warpdns::control {
 
 class HttpServer {
  public:
-  using Handler = std::function<std::pair<int, std::string>()>;
+  // Called with the query string (after '?'); returns status and body.
+  using Handler = std::function<std::pair<int, std::string>(const std::string& query)>;
 
   // `address` is HOST:PORT, ":PORT" (all addresses) or "localhost:PORT".
   static std::unique_ptr<HttpServer> Create(const std::string& address, std::string* error);

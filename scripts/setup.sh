@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git ccache
   libldns-dev ldnsutils libjemalloc-dev libssl-dev libasio-dev libre2-dev nlohmann-json3-dev
   libcurl4-openssl-dev etcd-server etcd-client
-  prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
+  prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev libgoogle-perftools-dev google-perftools
   bind9-dnsutils knot-dnsutils dnsperf knot nsd unbound dnsdist
   python3 python3-dnspython python3-pytest python3-yaml iproute2 procps
   dpdk dpdk-dev libdpdk-dev ethtool

@@ -338,6 +338,7 @@ bool Engine::Start(const rcu::Published<TableSet>* tables,
     ctx.answer.counters = CounterBank::Get().AddRow();
     ctx.answer.stats = StatsBank::Get().AddRow();
     ctx.answer.log = LogBank::Get().AddRing();
+    ctx.stages = StageProfile::Get().AddRow("dpdk " + std::to_string(i));
     ctx.reader = register_reader();
     if (!ctx.reader) {
       *error = "io dpdk: no RCU reader slot left for worker " + std::to_string(i);

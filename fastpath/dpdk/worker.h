@@ -22,6 +22,7 @@
 #include "fastpath/net/classify.h"
 #include "fastpath/net/local_addresses.h"
 #include "fastpath/net/reply.h"
+#include "fastpath/profile/stage_profile.h"
 #include "fastpath/rcu/rcu.h"
 #include "fastpath/table/table_set.h"
 
@@ -69,6 +70,7 @@ struct WorkerContext {
   rte_ring* inject = nullptr;  // slow path -> worker (finished reply frames)
   WorkerCounters counters;
   AnswerTable::Context answer;  // clock, random source and metric row of the answer stage
+  StageProfile::Row* stages = nullptr;  // cycles per stage while profiling
   std::atomic<bool> stop{false};
 };
 

@@ -135,7 +135,8 @@ class Host {
   virtual ~Host() = default;
   // Registers an HTTP handler at ADDRESS ("127.0.0.1:8080", ":8080") + path.
   // The handler returns (status, body).
-  using HttpHandler = std::function<std::pair<int, std::string>()>;
+  // Called with the request's query string (after '?', empty if none).
+  using HttpHandler = std::function<std::pair<int, std::string>(const std::string& query)>;
   virtual bool AddHttpEndpoint(const std::string& address, const std::string& path,
                                HttpHandler handler, std::string* error) = 0;
   // Runs `task` every `period_ms` on a background thread until shutdown.

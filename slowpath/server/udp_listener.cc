@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "fastpath/profile/stage_profile.h"
 #include "fastpath/table/generation.h"
 #include "fastpath/table/query_key.h"
 #include "fastpath/table/table_set.h"
@@ -148,6 +149,9 @@ class UdpListener::Worker {
     socklen_t bl = sizeof(bound_);
     getsockname(fd, reinterpret_cast<sockaddr*>(&bound_), &bl);
     port_ = ntohs(reinterpret_cast<sockaddr_in&>(bound_).sin_port);
+    stages_ = fastpath::StageProfile::Get().AddRow(
+        "socket :" + std::to_string(port_) + (family == AF_INET ? " ipv4 #" : " ipv6 #") +
+        std::to_string(index));
     wildcard_ = family == AF_INET
                     ? reinterpret_cast<sockaddr_in&>(bound_).sin_addr.s_addr == htonl(INADDR_ANY)
                     : IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<sockaddr_in6&>(bound_).sin6_addr);
@@ -194,9 +198,15 @@ class UdpListener::Worker {
           reader_ ? &publisher_->tables().Get() : nullptr;
       if (tables != nullptr && !tables->Current()) tables = nullptr;
       for (;;) {
+        const bool profile = fastpath::StageProfile::On();
+        const uint64_t t0 = profile ? fastpath::StageProfile::Cycles() : 0;
         int n = ReceiveBatch();
         if (n <= 0) break;
-        AdmitBatch(server, tables, n);
+        if (profile) {
+          fastpath::StageProfile::Record(stages_, fastpath::Stage::kReceive,
+                                         fastpath::StageProfile::Cycles() - t0, n);
+        }
+        AdmitBatch(server, tables, n, profile);
         if (n < kBatch) break;
       }
       if (reader_) reader_->Quiescent();  // `tables` is not used past here
@@ -222,7 +232,8 @@ class UdpListener::Worker {
   // requested for all of them, then the lookups, so that the batch waits for
   // its cache misses together (they were most of this thread's own time).
   void AdmitBatch(const std::shared_ptr<Server>& server, const fastpath::TableSet* tables,
-                  int n) {
+                  int n, bool profile) {
+    const uint64_t t0 = profile ? fastpath::StageProfile::Cycles() : 0;
     for (int i = 0; i < n; ++i) {
       keyed_[i] = reader_ && fastpath::MakeQueryKey(static_cast<const uint8_t*>(rx_iov_[i].iov_base),
                                                     rx_msgs_[i].msg_len, port_, &keys_[i]);
@@ -234,8 +245,14 @@ class UdpListener::Worker {
       }
       answer_ctx_.now_ns = fastpath::MonotonicNs();
     }
+    const uint64_t t1 = profile ? fastpath::StageProfile::Cycles() : 0;
     for (int i = 0; i < n; ++i) Admit(server, tables, i);
     if (answer_ctx_.BurstPending()) answer_ctx_.FinishBurst(fastpath::MonotonicNs());
+    if (profile) {
+      const uint64_t t2 = fastpath::StageProfile::Cycles();
+      fastpath::StageProfile::Record(stages_, fastpath::Stage::kKey, t1 - t0, n);
+      fastpath::StageProfile::Record(stages_, fastpath::Stage::kAnswer, t2 - t1, n);
+    }
   }
 
   void Admit(const std::shared_ptr<Server>& server, const fastpath::TableSet* tables, int i) {
@@ -313,6 +330,9 @@ class UdpListener::Worker {
   }
 
   void Flush() {
+    const bool profile = fastpath::StageProfile::On();
+    const uint64_t t0 = profile ? fastpath::StageProfile::Cycles() : 0;
+    const size_t count = pending_count_;
     for (size_t done = 0; done < pending_count_;) {
       int out = 0;
       for (auto it = pending_.begin() + done;
@@ -338,6 +358,10 @@ class UdpListener::Worker {
       done += out;
     }
     pending_count_ = 0;
+    if (profile) {
+      fastpath::StageProfile::Record(stages_, fastpath::Stage::kSend,
+                                     fastpath::StageProfile::Cycles() - t0, count);
+    }
   }
 
   ServerSlot::Reader server_;
@@ -351,6 +375,7 @@ class UdpListener::Worker {
   fastpath::QueryKey keys_[kBatch];  // of the batch being admitted
   bool keyed_[kBatch];
   fastpath::AnswerTable::Context answer_ctx_;
+  fastpath::StageProfile::Row* stages_ = nullptr;
   std::atomic<uint64_t> answered_{0};  // from the tables; written by this worker only
   asio::io_context io_{1};
   asio::ip::udp::socket socket_;

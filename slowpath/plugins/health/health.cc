@@ -36,7 +36,8 @@ std::unique_ptr<Plugin> Setup(SetupContext& ctx, std::string* error) {
     }
   }
   std::string err;
-  if (!ctx.host->AddHttpEndpoint(address, "/health", [] { return std::pair{200, std::string("OK")}; },
+  if (!ctx.host->AddHttpEndpoint(address, "/health",
+                                 [](const std::string&) { return std::pair{200, std::string("OK")}; },
                                  &err)) {
     *error = "plugin/health: " + config::ErrorAt(d.name, err);
     return nullptr;

@@ -81,7 +81,8 @@ std::unique_ptr<Plugin> Setup(SetupContext& ctx, std::string* error) {
   std::string address = d.args.empty() ? kDefaultAddress : d.args[0].text;
   std::string err;
   if (!ctx.host->AddHttpEndpoint(
-          address, "/metrics", [] { return std::pair{200, metrics::Serialize()}; }, &err)) {
+          address, "/metrics",
+          [](const std::string&) { return std::pair{200, metrics::Serialize()}; }, &err)) {
     *error = "plugin/prometheus: " + config::ErrorAt(d.name, err);
     return nullptr;
   }

@@ -34,7 +34,7 @@ std::unique_ptr<Plugin> Setup(SetupContext& ctx, std::string* error) {
   std::string err;
   // Asked at request time: plugins set up after this one register their
   // checks later in the same configuration.
-  auto handler = [host, continuously] {
+  auto handler = [host, continuously](const std::string&) {
     std::vector<std::string> not_ready = host->NotReady(continuously);
     if (not_ready.empty()) return std::pair{200, std::string("OK")};
     std::string body;
