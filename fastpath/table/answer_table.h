@@ -70,7 +70,14 @@ class AnswerTable {
     // path: the owning worker; never blocks.
     void FinishBurst(int64_t end_ns) noexcept {
       const int64_t took = end_ns - now_ns;
-      for (size_t i = 0; i < burst_count; ++i) StatsBank::CountDuration(stats, burst_slots[i], took);
+      const size_t bucket = StatsBank::DurationBucket(took);
+      // A burst's answers mostly share a slot: one count per run of it.
+      for (size_t i = 0; i < burst_count;) {
+        size_t j = i + 1;
+        while (j < burst_count && burst_slots[j] == burst_slots[i]) ++j;
+        StatsBank::CountDuration(stats, burst_slots[i], took, bucket, j - i);
+        i = j;
+      }
       burst_count = 0;
       for (size_t i = 0; i < log_count; ++i) log->Reserved(i).duration_ns = took;
       if (log_count != 0) log->Publish(log_count);

@@ -52,9 +52,14 @@ class LogRing {
   // owning worker only; never blocks.
   LogRecord* Reserve(size_t reserved) noexcept {
     const uint64_t head = head_.load(std::memory_order_relaxed);
-    if (head + reserved - tail_.load(std::memory_order_acquire) >= kRecords) {
-      dropped_.store(dropped_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-      return nullptr;
+    // The consumer's position is read again only when the last one read
+    // says the ring is full.
+    if (head + reserved - tail_seen_ >= kRecords) {
+      tail_seen_ = tail_.load(std::memory_order_acquire);
+      if (head + reserved - tail_seen_ >= kRecords) {
+        dropped_.store(dropped_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        return nullptr;
+      }
     }
     return &records_[(head + reserved) % kRecords];
   }
@@ -74,9 +79,11 @@ class LogRing {
   uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
 
  private:
+  // Producer's line: what it writes and its view of the consumer.
   alignas(64) std::atomic<uint64_t> head_{0};
-  alignas(64) std::atomic<uint64_t> tail_{0};
+  uint64_t tail_seen_ = 0;
   std::atomic<uint64_t> dropped_{0};
+  alignas(64) std::atomic<uint64_t> tail_{0};
   std::unique_ptr<LogRecord[]> records_{new LogRecord[kRecords]};
 };
 

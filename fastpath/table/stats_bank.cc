@@ -6,12 +6,6 @@
 #include <vector>
 
 namespace warpdns::fastpath {
-namespace {
-
-constexpr uint32_t kSizeBoundValues[StatsBank::kSizeBounds] = {
-    0, 100, 200, 300, 400, 511, 1023, 2047, 4095, 8291, 16000, 32000, 48000, 64000};
-
-}  // namespace
 
 struct StatsBank::State {
   std::mutex mu;  // guards everything but the rows' cells; never taken by a worker
@@ -74,7 +68,7 @@ StatsBank::Totals StatsBank::Sum(uint16_t id) const {
   };
   for (size_t r = 0; r < rows; ++r) {
     const Slot& slot = s.rows[r][id];
-    for (size_t k = 0; k < 2; ++k) add(t.requests[k], slot.requests[k]);
+    add(t.requests[1], slot.requests[1]);
     add(t.do_requests, slot.do_requests);
     for (size_t k = 0; k <= kSizeBounds; ++k) {
       add(t.request_size[k], slot.request_size[k]);
@@ -85,24 +79,10 @@ StatsBank::Totals StatsBank::Sum(uint16_t id) const {
     for (size_t k = 0; k <= kDurationBounds; ++k) add(t.duration[k], slot.duration[k]);
     add(t.duration_sum_ns, slot.duration_sum_ns);
   }
+  uint64_t requests = 0;
+  for (size_t k = 0; k <= kSizeBounds; ++k) requests += t.request_size[k];
+  t.requests[0] = requests - t.requests[1];
   return t;
-}
-
-size_t StatsBank::SizeBucket(size_t octets) noexcept {
-  size_t k = 0;
-  while (k < kSizeBounds && octets > kSizeBoundValues[k]) ++k;
-  return k;
-}
-
-size_t StatsBank::DurationBucket(int64_t ns) noexcept {
-  // Bound k is 250us << k: ns <= 250us << k.
-  int64_t bound = 250'000;
-  size_t k = 0;
-  while (k < kDurationBounds && ns > bound) {
-    bound <<= 1;
-    ++k;
-  }
-  return k;
 }
 
 }  // namespace warpdns::fastpath

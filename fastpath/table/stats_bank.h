@@ -28,7 +28,7 @@ class StatsBank {
 
   template <typename T>
   struct Counts {
-    T requests[2];  // by family: [0] IPv4, [1] IPv6
+    T requests[2];  // by family: [0] IPv4 (in a Slot: unused, see Count), [1] IPv6
     T do_requests;
     T request_size[kSizeBounds + 1];  // non-cumulative, last is +Inf
     T request_size_sum;
@@ -56,27 +56,45 @@ class StatsBank {
   // Every row's counts of slot `id` added up. Any thread.
   Totals Sum(uint16_t id) const;
 
-  static size_t SizeBucket(size_t octets) noexcept;
-  static size_t DurationBucket(int64_t ns) noexcept;
+  // Fast path: any thread; never blocks.
+  static size_t SizeBucket(size_t octets) noexcept {
+    constexpr uint32_t kBounds[kSizeBounds] = {0,    100,  200,   300,   400,   511,   1023,
+                                               2047, 4095, 8291, 16000, 32000, 48000, 64000};
+    size_t k = 0;
+    while (k < kSizeBounds && octets > kBounds[k]) ++k;
+    return k;
+  }
+  static size_t DurationBucket(int64_t ns) noexcept {
+    // Bound k is 250us << k.
+    int64_t bound = 250'000;
+    size_t k = 0;
+    while (k < kDurationBounds && ns > bound) {
+      bound <<= 1;
+      ++k;
+    }
+    return k;
+  }
 
   // Counts one request and its reply in slot `id` of `row`. `family` is 1
   // (IPv4) or 2 (IPv6). Fast path: the row's owner only; never blocks.
   static void Count(Row row, uint16_t id, int family, bool dnssec_ok, size_t request_len,
                     size_t reply_len) noexcept {
     Slot& s = row[id];
-    Add(s.requests[family == 2 ? 1 : 0], 1);
+    // IPv4 requests are the rest of the request size histogram's count.
+    if (family == 2) Add(s.requests[1], 1);
     if (dnssec_ok) Add(s.do_requests, 1);
     Add(s.request_size[SizeBucket(request_len)], 1);
     Add(s.request_size_sum, request_len);
     Add(s.response_size[SizeBucket(reply_len)], 1);
     Add(s.response_size_sum, reply_len);
   }
-  // Counts one request's duration in slot `id` of `row`. Fast path: the
-  // row's owner only; never blocks.
-  static void CountDuration(Row row, uint16_t id, int64_t ns) noexcept {
+  // Counts `n` requests of duration `ns`, in bucket DurationBucket(ns), in
+  // slot `id` of `row`. Fast path: the row's owner only; never blocks.
+  static void CountDuration(Row row, uint16_t id, int64_t ns, size_t bucket,
+                            uint64_t n = 1) noexcept {
     Slot& s = row[id];
-    Add(s.duration[DurationBucket(ns)], 1);
-    Add(s.duration_sum_ns, static_cast<uint64_t>(ns));
+    Add(s.duration[bucket], n);
+    Add(s.duration_sum_ns, static_cast<uint64_t>(ns) * n);
   }
 
  private:

@@ -214,6 +214,27 @@ class WarpdnsReplay(_Setup):
             "answered_pct": 100.0 * d.get("answered", 0) / d["rx"] if d.get("rx") else None})
 
 
+class WarpdnsReplayObserved(WarpdnsReplay):
+    """The authoritative replay with `prometheus` and `log` in the zone's block: every
+    answer counted in CoreDNS's DNS metrics and logged (a line per query into the worker's
+    ring, formatted and written by the log thread on the main lcore; lines that do not fit
+    are dropped and counted in warpdns_log_dropped_lines_total)."""
+    key = "warpdns-replay-observed"
+    LOG = "    log\n"
+
+    def __init__(self, ctx, capture, zone, port, table_slots=None, burst=None):
+        super().__init__(ctx, capture, zone, port, table_slots, burst)
+        self.label = "warpdns DPDK, 1 worker, authoritative hits with prometheus and log on"
+
+    def corefile(self):
+        return (self._io_block("") +
+                f"{self.zone.origin.rstrip('.')}:{self.port} {{\n"
+                f"    prometheus 127.0.0.1:{self.metrics_port}\n"
+                f"{self.LOG}"
+                f"    file {self.zone.path}\n"
+                "}\n")
+
+
 class WarpdnsReplayStages(WarpdnsReplay):
     """The same replay through cache, rewrite and loadbalance: the capture asks the zone's
     names under ALIAS; `rewrite` maps them to the zone, `cache` holds the answers of a
@@ -330,6 +351,8 @@ def run(ctx, wl, keys, log):
         "warpdns-replay": lambda: WarpdnsReplay(ctx, capture, zone, port, a.table_slots, a.burst),
         "warpdns-replay-stages": lambda: WarpdnsReplayStages(ctx, alias_capture, zone, port,
                                                              a.table_slots, a.burst),
+        "warpdns-replay-observed": lambda: WarpdnsReplayObserved(ctx, capture, zone, port,
+                                                                 a.table_slots, a.burst),
         "testpmd-io": lambda: TestpmdForward(ctx, capture),
     }
     order = []

@@ -33,7 +33,8 @@ WORKLOADS = {
     # DPDK mode, no client: a capture of 10k-name queries replayed by net_pcap (replay.py).
     "replay": Workload("replay", "DPDK fast path per core, authoritative hits replayed from a "
                        "capture (no client, no kernel)",
-                       ["warpdns-replay", "warpdns-replay-stages", "testpmd-io"], "replay"),
+                       ["warpdns-replay", "warpdns-replay-stages", "warpdns-replay-observed",
+                        "testpmd-io"], "replay"),
     # DPDK mode over a veth pair, client in another namespace (veth.py).
     "veth": Workload("veth", "DPDK mode on a veth, authoritative hits, 10k-name zone: kxdpgun "
                      "rate sweep and dnsperf latency from a client namespace",
@@ -43,7 +44,8 @@ DEFAULT = ["auth", "cache"]
 ORDER = ["auth", "cache", "mix", "forward", "nxdomain", "bigzone", "replay", "veth"]
 
 # Setups of the workloads that are not driven by dnsperf on loopback (not in servers.BY_KEY).
-OTHER_SETUPS = {"replay": ["warpdns-replay", "warpdns-replay-stages", "testpmd-io"],
+OTHER_SETUPS = {"replay": ["warpdns-replay", "warpdns-replay-stages", "warpdns-replay-observed",
+                           "testpmd-io"],
                 "veth": ["warpdns-dpdk", "knot-xdp", "nsd-veth"]}
 
 

@@ -34,7 +34,7 @@ TEST(StatsBankTest, RowsAddUpAndReleasedRowsKeepTheirCounts) {
   ASSERT_NE(b, nullptr);
   StatsBank::Count(a, id, 1, true, 40, 120);
   StatsBank::Count(b, id, 2, false, 40, 600);
-  StatsBank::CountDuration(a, id, 1000);
+  StatsBank::CountDuration(a, id, 1000, StatsBank::DurationBucket(1000));
   bank.ReleaseRow(a);
   StatsBank::Row c = bank.AddRow();  // `a` again, counts kept
   EXPECT_EQ(c, a);
