@@ -125,7 +125,7 @@ def wait_publisher(read_metrics, timeout=30):
 def run(send_fast, send_slow, read_metrics, wire_queries, answered_labels, timeout=30):
     """Asks every query of `wire_queries` three times: once of a server
     block whose chain is not deterministic (`send_slow`: it always runs the
-    chain), twice of the same data behind the fast path (`send_fast`: the
+    chain; a `log` format with {local} makes it so), twice of the same data behind the fast path (`send_fast`: the
     first sight is prebuilt or punted and memoized, the second comes from
     the table). All three answers must be the same message, ID aside.
     `send_*(list of wire queries) -> list of reply wires (None when lost)`.

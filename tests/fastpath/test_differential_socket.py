@@ -8,8 +8,8 @@ import differential
 from harness import Warpdns, free_port
 
 # The same zone twice: behind the fast path (a deterministic chain), and on
-# a second port with prometheus in the chain, which keeps every query on the
-# chain (its counters must see each one).
+# a second port whose log format has {local}, which the fast path cannot fill
+# in: that keeps every query of the block on the chain.
 COREFILE = """
 diff.test:@PORT@ {
     bind 127.0.0.1
@@ -19,6 +19,7 @@ diff.test:%(slow)d {
     bind 127.0.0.1
     file @DIR@/db.diff.test
     prometheus 127.0.0.1:%(metrics)d
+    log . "{local} {name}"
 }
 """
 
@@ -40,3 +41,6 @@ def test_ten_thousand_queries_fast_equals_slow(tmp_path):
         # The second round came from the table, not the chain (all but the
         # answers the rules keep on the chain: TC, CNAMEs to other chains).
         assert answered >= 9000, answered
+        # and the slow block's came from the chain, every one.
+        assert differential.metric(read_metrics(), "warpdns_fastpath_packets_total", kind="answered",
+                                   worker="socket dns://127.0.0.1:%d" % slow) == 0

@@ -45,6 +45,7 @@ COREFILE = """
 .:%(slow)d {
     bind 127.0.0.1
     prometheus 127.0.0.1:%(metrics)d
+    log . "{local} {name}"
 %(rules)s
     file @DIR@/db.rw rw.test
 }
