@@ -2,6 +2,7 @@
 exact counts after a dnsperf run."""
 import re
 import subprocess
+import time
 import urllib.request
 
 import dns.rcode
@@ -185,3 +186,93 @@ example.org:%d {
                        if str(fast_port) in dict(k)["worker"])
     print("fast-path answers: %d of 600" % fast_answers)
     assert fast_answers >= 500  # the first window of 64 goes to the slow path
+
+
+# CoreDNS's metric names (1.11) and the labels of each, as coredns-behaviour.md lists
+# them; "le" of histograms aside.
+COREDNS_METRICS = {
+    "coredns_dns_requests_total": {"server", "zone", "view", "proto", "family", "type"},
+    "coredns_dns_responses_total": {"server", "zone", "view", "rcode", "plugin"},
+    "coredns_dns_request_duration_seconds": {"server", "zone", "view"},
+    "coredns_dns_request_size_bytes": {"server", "zone", "view", "proto"},
+    "coredns_dns_response_size_bytes": {"server", "zone", "view", "proto"},
+    "coredns_dns_do_requests_total": {"server", "zone", "view"},
+    "coredns_panics_total": set(),
+    "coredns_build_info": {"version", "revision", "goversion"},
+    "coredns_plugin_enabled": {"server", "zone", "view", "name"},
+    "coredns_reload_failed_total": set(),
+    "coredns_reload_version_info": {"hash", "value"},
+    "coredns_health_request_duration_seconds": set(),
+    "coredns_health_request_failures_total": set(),
+    "coredns_cache_entries": {"server", "type", "zones", "view"},
+    "coredns_cache_requests_total": {"server", "zones", "view"},
+    "coredns_cache_hits_total": {"server", "type", "zones", "view"},
+    "coredns_cache_misses_total": {"server", "zones", "view"},
+    "coredns_cache_prefetch_total": {"server", "zones", "view"},
+    "coredns_cache_drops_total": {"server", "zones", "view"},
+    "coredns_cache_served_stale_total": {"server", "zones", "view"},
+    "coredns_cache_evictions_total": {"server", "type", "zones", "view"},
+    "coredns_forward_requests_total": {"to"},
+    "coredns_forward_responses_total": {"rcode", "to"},
+    "coredns_forward_request_duration_seconds": {"rcode", "to"},
+    "coredns_forward_healthcheck_failures_total": {"to"},
+    "coredns_forward_healthcheck_broken_total": set(),
+    "coredns_forward_max_concurrent_rejects_total": set(),
+    "coredns_forward_conn_cache_hits_total": {"proto", "to"},
+    "coredns_forward_conn_cache_misses_total": {"proto", "to"},
+}
+
+
+def test_metric_and_label_names_are_coredns(tmp_path):
+    """A kubeadm-shaped server (health, reload, prometheus, cache, forward) after some
+    traffic: every coredns_* series has CoreDNS's name and exactly CoreDNS's labels, and
+    the ones an operator's dashboards read are all there."""
+    mport, hport, up = free_port(), free_port(), free_port()
+    corefile = """
+example.org:%d {
+    bind 127.0.0.1
+    file @DIR@/db.example.org
+}
+.:@PORT@ {
+    bind 127.0.0.1
+    errors
+    health 127.0.0.1:%d
+    prometheus 127.0.0.1:%d
+    forward . 127.0.0.1:%d
+    cache 30
+    reload
+    loadbalance
+}
+""" % (up, hport, mport, up)
+    with Warpdns(tmp_path, corefile, files={"db.example.org": ZONE}) as s:
+        for _ in range(3):
+            for name, qtype in (("www.example.org.", "A"), ("nx.example.org.", "A")):
+                s.query(name, qtype, want_dnssec=True, use_edns=0)
+        urllib.request.urlopen("http://127.0.0.1:%d/health" % hport, timeout=5).read()
+        # The health plugin checks itself once a second.
+        deadline = time.monotonic() + 10
+        while "coredns_health_request_duration_seconds_count 1" not in scrape(mport):
+            assert time.monotonic() < deadline, "no health self-check"
+            time.sleep(0.1)
+        text = scrape(mport)
+    seen = {}
+    for line in text.splitlines():
+        m = re.match(r"^(coredns_\w+?)(_bucket|_sum|_count)?(\{(.*)\})? \S+$", line)
+        if not m:
+            continue
+        name = m.group(1) if m.group(1) in COREDNS_METRICS or not m.group(2) else m.group(1)
+        labels = {k for k, _ in re.findall(r'(\w+)="([^"]*)"', m.group(4) or "")} - {"le"}
+        seen.setdefault(name, set()).add(frozenset(labels))
+    unknown = set(seen) - set(COREDNS_METRICS)
+    assert not unknown, unknown
+    for name, label_sets in seen.items():
+        assert label_sets == {frozenset(COREDNS_METRICS[name])}, (name, label_sets)
+    must = {"coredns_dns_requests_total", "coredns_dns_responses_total",
+            "coredns_dns_request_duration_seconds", "coredns_dns_request_size_bytes",
+            "coredns_dns_response_size_bytes", "coredns_dns_do_requests_total",
+            "coredns_panics_total", "coredns_build_info", "coredns_plugin_enabled",
+            "coredns_reload_failed_total", "coredns_health_request_duration_seconds",
+            "coredns_cache_requests_total", "coredns_cache_hits_total", "coredns_cache_entries",
+            "coredns_forward_requests_total", "coredns_forward_responses_total",
+            "coredns_forward_request_duration_seconds", "coredns_forward_conn_cache_misses_total"}
+    assert must <= set(seen), must - set(seen)
