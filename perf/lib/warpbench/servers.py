@@ -206,6 +206,26 @@ class Warpdns(Server):
         return [("warpdns", [self.binary, "-conf", conf], self.port)]
 
 
+class WarpdnsObserved(Warpdns):
+    """The authoritative setup with prometheus and log on (what it costs to see every query)."""
+    key = "warpdns-observed"
+
+    @property
+    def label(self):
+        return "warpdns (socket, file, prometheus + log)"
+
+    def configure(self, zone):
+        mport = procs.free_port()
+        conf = self.write("Corefile",
+                          f"{zone.origin.rstrip('.')}:{self.port} {{\n"
+                          f"    bind {self.listen}\n"
+                          f"    prometheus 127.0.0.1:{mport}\n"
+                          f"    log\n"
+                          f"    file {zone.path}\n"
+                          f"}}\n")
+        return [("warpdns", [self.binary, "-conf", conf], self.port)]
+
+
 def nsd_conf(d, listen, port, zone):
     return (f"server:\n"
             f"  ip-address: {listen}@{port}\n"
@@ -376,5 +396,5 @@ class DnsdistCache(Server):
         return [backend, ("dnsdist", ["dnsdist", "--supervised", "--disable-syslog", "-C", conf], self.port)]
 
 
-ALL = [Warpdns, Knot, Nsd, UnboundLocal, DnsdistCache, UnboundForward]
+ALL = [Warpdns, WarpdnsObserved, Knot, Nsd, UnboundLocal, DnsdistCache, UnboundForward]
 BY_KEY = {c.key: c for c in ALL}
