@@ -101,15 +101,17 @@ class Warpdns:
             return list(self.lines)
 
     def query(self, qname, rdtype="A", tcp=False, want_dnssec=False, use_edns=None, payload=1232,
-              rdclass="IN", timeout=3, **kw):
+              rdclass="IN", timeout=3, port=None, **kw):
         q = dns.message.make_query(qname, rdtype, rdclass, want_dnssec=want_dnssec,
                                    use_edns=use_edns, payload=payload, **kw)
-        return self.send(q, tcp=tcp, timeout=timeout)
+        return self.send(q, tcp=tcp, timeout=timeout, port=port)
 
-    def send(self, q, tcp=False, timeout=3):
+    def send(self, q, tcp=False, timeout=3, port=None):
+        """To the @PORT@ listener, or to `port` (another block's)."""
+        port = port or self.port
         if tcp:
-            return dns.query.tcp(q, "127.0.0.1", port=self.port, timeout=timeout)
-        return dns.query.udp(q, "127.0.0.1", port=self.port, timeout=timeout, ignore_trailing=True)
+            return dns.query.tcp(q, "127.0.0.1", port=port, timeout=timeout)
+        return dns.query.udp(q, "127.0.0.1", port=port, timeout=timeout, ignore_trailing=True)
 
     @property
     def pid(self):

@@ -62,17 +62,22 @@ class Etcd : public Plugin {
       : options_(std::move(options)), watcher_(std::move(watcher)), host_(host) {}
 
   std::string_view Name() const override { return "etcd"; }
+  // Answers depend on the query and the snapshot (whose changes bump the
+  // data generation), except those ServeDns marks not memoizable.
+  bool Deterministic() const override { return true; }
 
   Task<Result> ServeDns(Request& req, ResponseWriter& w) override {
     const Zone* zone = Match(options_.zones, req.QName());
     if (zone == nullptr) co_return co_await Next(req, w);
 
     Response r;
+    bool resolved = false;  // through the server: another chain's data
     if (std::shared_ptr<const Snapshot> snapshot = watcher_->Current()) {
       const int depth = ResolveDepth(req);
       const bool dnssec_ok = req.Do();
-      Resolver resolve = [this, depth, dnssec_ok](const wire::Name& name,
-                                                  uint16_t type) -> Task<wire::Message> {
+      Resolver resolve = [this, depth, dnssec_ok, &resolved](
+                             const wire::Name& name, uint16_t type) -> Task<wire::Message> {
+        resolved = true;
         co_return co_await host_->Resolve(name, type, dnssec_ok, depth + 1);
       };
       r = co_await Lookup(*snapshot, options_.lookup, zone->text, req.QName(), req.QType(), resolve,
@@ -85,6 +90,10 @@ class Etcd : public Plugin {
     if (r.rcode == wire::rcode::kNxDomain && FallsThrough(req.QName())) {
       co_return co_await Next(req, w);
     }
+    // Only what the snapshot alone decides may be replayed: not a TTL a lease
+    // counts down, not another chain's answer, not an SOA whose serial is the
+    // clock (CoreDNS's).
+    if (resolved || r.leased || r.answer.empty()) req.memoizable = false;
     wire::Message m = wire::MakeReply(req.msg);
     m.header.SetFlag(wire::flag::kAa, true);
     if (!r.answer.empty()) {

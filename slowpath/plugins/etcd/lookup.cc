@@ -186,6 +186,10 @@ class Backend {
   wire::Name zone_name_;
   const Resolver& resolve_;
   const int64_t now_ns_;
+  mutable bool leased_ = false;  // a lease capped a TTL (Ttl is const: a lookup's note)
+
+ public:
+  bool leased() const { return leased_; }
 };
 
 uint32_t Backend::Ttl(const Record& record) const {
@@ -194,6 +198,7 @@ uint32_t Backend::Ttl(const Record& record) const {
   if (record.lease != nullptr) {
     const int64_t deadline = record.lease->deadline_ns.load(std::memory_order_relaxed);
     if (deadline != 0) {
+      leased_ = true;
       const int64_t left = std::max<int64_t>(0, (deadline - now_ns_ + 999'999'999) / 1'000'000'000);
       // Not std::clamp: a Corefile may give min > max.
       lease_ttl = static_cast<uint32_t>(std::min<int64_t>(
@@ -526,7 +531,9 @@ Task<Response> Lookup(const Snapshot& snapshot, const LookupOptions& options,
                       const std::string& zone, const wire::Name& qname, uint16_t qtype,
                       const Resolver& resolve, int64_t now_ns) {
   Backend backend(snapshot, options, zone, resolve, now_ns);
-  co_return co_await backend.Answer(qname, qtype);
+  Response r = co_await backend.Answer(qname, qtype);
+  r.leased = backend.leased();
+  co_return r;
 }
 
 wire::Rr Soa(const std::string& zone, uint32_t serial) {

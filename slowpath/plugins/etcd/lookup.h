@@ -36,6 +36,7 @@ struct Response {
   std::vector<wire::Rr> extra;
   bool truncated = false;  // an upstream answer was truncated
   std::string error;       // for SERVFAIL: why (a value that is not JSON, ...)
+  bool leased = false;     // a TTL counts down a lease: the answer changes with time
 };
 
 // The answer to (qname, qtype) in `zone` (lowercase FQDN, one of the

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "fastpath/table/generation.h"
+
 namespace warpdns::slowpath::etcd {
 namespace {
 
@@ -71,6 +73,8 @@ void Watcher::Sleep(int64_t ms) {
 
 void Watcher::Publish(std::shared_ptr<const Snapshot> snapshot) {
   current_.store(std::move(snapshot));
+  // The fast path's answers were made from the previous snapshot.
+  fastpath::BumpDataGeneration();
   EndFirstRound();
 }
 

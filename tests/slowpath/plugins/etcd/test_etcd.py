@@ -16,6 +16,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
+import differential
 from harness import Warpdns, free_port
 from peers import Etcd
 
@@ -152,29 +153,69 @@ def start(tmp_path, endpoints, options=""):
     return Warpdns(tmp_path, COREFILE % (" ".join(endpoints), options))
 
 
+# The same data on a second port, kept on the chain by a log format with
+# {local} (the fast path cannot fill it in), with the metrics.
+SLOW_BLOCK = """\
+.:%d {
+  prometheus 127.0.0.1:%d
+  log . "{local} {name}"
+  etcd skydns.local 10.0.0.0/24 {
+    endpoint %s
+  }
+  hosts {
+    192.0.2.80 www.example.org
+    fallthrough
+  }
+}
+"""
+
+
 def test_skydns_examples(tmp_path, etcd):
-    with start(tmp_path, [etcd.url]) as w:
+    """The examples through both paths: the chain (the slow block), the first
+    sight on the plain block, and again once memoized, from the table."""
+    slow, metrics = free_port(), free_port()
+    corefile = COREFILE % (etcd.url, "") + SLOW_BLOCK % (slow, metrics, etcd.url)
+    with Warpdns(tmp_path, corefile) as w:
         assert w.output()[0].startswith("[INFO] plugin/etcd: read ")
         assert " keys under /skydns at revision " in w.output()[0]
-        for qname, qtype, rcode, answer, extra in EXAMPLES:
-            r = w.query(qname, qtype)
-            what = "%s %s" % (qname, qtype)
-            assert dns.rcode.to_text(r.rcode()) == rcode, what
-            assert r.flags & dns.flags.AA, what
-            assert texts(r.answer) == answer, what
-            assert texts(r.additional) == extra, what
-            soa = {t for t in texts(r.authority) if " SOA " in t}
-            if answer:
-                assert not r.authority, what
-            else:
-                assert len(soa) == 1 and soa.pop().startswith(
-                    "skydns.local. 30 SOA ns.dns.skydns.local. hostmaster.skydns.local. "), what
+        rounds = [("slow path", [w.query(q, t, port=slow) for q, t, *_ in EXAMPLES]),
+                  ("first sight", [w.query(q, t) for q, t, *_ in EXAMPLES])]
+        differential.wait_publisher(lambda: differential.scrape(metrics))
+        label = {"kind": "answered", "worker": "socket dns://:%d" % w.port}
+        before = differential.metric(differential.scrape(metrics), "warpdns_fastpath_packets_total",
+                                     **label)
+        rounds.append(("fast path", [w.query(q, t) for q, t, *_ in EXAMPLES]))
+        fast = differential.metric(differential.scrape(metrics), "warpdns_fastpath_packets_total",
+                                   **label) - before
+        for path, replies in rounds:
+            for (qname, qtype, rcode, answer, extra), r in zip(EXAMPLES, replies):
+                what = "%s: %s %s" % (path, qname, qtype)
+                assert dns.rcode.to_text(r.rcode()) == rcode, what
+                assert r.flags & dns.flags.AA, what
+                assert texts(r.answer) == answer, what
+                assert texts(r.additional) == extra, what
+                soa = {t for t in texts(r.authority) if " SOA " in t}
+                if answer:
+                    assert not r.authority, what
+                else:
+                    assert len(soa) == 1 and soa.pop().startswith(
+                        "skydns.local. 30 SOA ns.dns.skydns.local. hostmaster.skydns.local. "), what
+        print("skydns examples: %d, %d answered by the fast path in the last round"
+              % (len(EXAMPLES), fast))
+        # Every positive answer but the three that name hosts outside the zone
+        # (ext's CNAME target, svc's backup SRV target, mail's mx1), which the
+        # server resolves through another chain. Denials carry an SOA whose
+        # serial is the clock (CoreDNS's), so they stay on the chain.
+        assert fast >= sum(1 for example in EXAMPLES if example[3]) - 3
         # Outside the plugin's zones the next plugin answers.
         assert a_records(w.query("www.example.org.", "A")) == ["192.0.2.80"]
 
 
 def test_watch_put_and_delete_and_latency(tmp_path, etcd):
-    with start(tmp_path, [etcd.url]) as w:
+    metrics = free_port()
+    corefile = COREFILE % (etcd.url, "") + (
+        "metrics.invalid:@PORT@ {\n  prometheus 127.0.0.1:%d\n  whoami\n}\n" % metrics)
+    with Warpdns(tmp_path, corefile) as w:
         key = "/skydns/local/skydns/watch/w1"
         name = "w1.watch.skydns.local."
         assert w.query(name, "A").rcode() == dns.rcode.NXDOMAIN
@@ -184,7 +225,9 @@ def test_watch_put_and_delete_and_latency(tmp_path, etcd):
         wait_for(lambda: w.query(name, "A").rcode() == dns.rcode.NXDOMAIN)
 
         # Put to changed answer, over UDP as a client sees it: from before
-        # the write is sent, and from etcd's acknowledgement of it.
+        # the write is sent, and from etcd's acknowledgement of it; then on to
+        # the first changed answer the fast path gave (a query between two
+        # scrapes of its answer count, so these include a scrape's time).
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.connect(("127.0.0.1", w.port))
         query = dns.message.make_query(name, "A")
@@ -194,7 +237,11 @@ def test_watch_put_and_delete_and_latency(tmp_path, etcd):
             sock.send(wire)
             return dns.message.from_wire(sock.recv(4096))
 
-        from_send, from_ack = [], []
+        def fast_answers():
+            return differential.metric(differential.scrape(metrics),
+                                       "warpdns_fastpath_packets_total", kind="answered")
+
+        from_send, from_ack, to_fast = [], [], []
         for i in range(200):
             address = "10.2.%d.%d" % (i // 250, i % 250 + 1)
             t0 = time.perf_counter()
@@ -206,17 +253,29 @@ def test_watch_put_and_delete_and_latency(tmp_path, etcd):
             t2 = time.perf_counter()
             from_send.append((t2 - t0) * 1000)
             from_ack.append(max(0.0, t2 - t1) * 1000)
+            while True:
+                before = fast_answers()
+                got = a_records(answer())
+                t3 = time.perf_counter()
+                if fast_answers() > before:
+                    assert got == [address], "the fast path answered the old data"
+                    break
+                assert time.perf_counter() < deadline, "put %d never reached the fast path" % i
+            to_fast.append(max(0.0, t3 - t1) * 1000)
         sock.close()
 
         def pct(values, p):
             return sorted(values)[min(len(values) - 1, int(len(values) * p))]
 
         print("\nput -> changed answer over %d puts (ms): from send p50 %.2f p99 %.2f; "
-              "from etcd's ack p50 %.2f p99 %.2f" % (
+              "from etcd's ack p50 %.2f p99 %.2f; from etcd's ack to a fast-path answer "
+              "p50 %.2f p99 %.2f" % (
                   len(from_send), statistics.median(from_send), pct(from_send, 0.99),
-                  statistics.median(from_ack), pct(from_ack, 0.99)))
-        # Generous bound: two shared cores, other builds running.
-        assert pct(from_ack, 0.99) < 100
+                  statistics.median(from_ack), pct(from_ack, 0.99),
+                  statistics.median(to_fast), pct(to_fast, 0.99)))
+        # The target is 10 ms; CI shares two cores with other work.
+        assert pct(from_ack, 0.99) < 25
+        assert pct(to_fast, 0.99) < 25
 
 
 def test_etcd_killed_and_restarted(tmp_path):
@@ -226,8 +285,8 @@ def test_etcd_killed_and_restarted(tmp_path):
         with start(tmp_path / "w", [etcd.url]) as w:
             assert a_records(w.query("web.east.skydns.local.", "A")) == ["10.0.0.1", "10.0.0.2"]
             etcd.kill()
-            # Down for 5 s: every answer keeps coming from the last data.
-            down_until = time.monotonic() + 5
+            # Down for 20 s: every answer keeps coming from the last data.
+            down_until = time.monotonic() + 20
             queries = 0
             while time.monotonic() < down_until:
                 r = w.query("web.east.skydns.local.", "A")

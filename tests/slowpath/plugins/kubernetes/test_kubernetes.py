@@ -6,6 +6,7 @@ import json
 import pathlib
 import random
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
+import differential
 from harness import Warpdns, free_port
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -111,28 +113,48 @@ def service(namespace, name, ip, port_name="http", port=80, labels=None):
 
 def test_conformance_table(api, tmp_path):
     """Every case of conformance.json (the spec's examples as CoreDNS answers
-    them), exactly as the GoogleTest checks the lookup itself."""
+    them), exactly as the GoogleTest checks the lookup itself, through both
+    paths: a block whose log format has {local} keeps its queries on the
+    chain; the plain block answers them from the fast path's table once the
+    first sight is memoized (or prebuilt), and the answers are the same."""
     extra = "example.net:@PORT@ {\n    hosts {\n        %s ext.example.net\n    }\n}\n" % \
         TABLE["upstream"]["ext.example.net."]
+    slow, metrics = free_port(), free_port()
+    extra += (".:%d {\n    prometheus 127.0.0.1:%d\n    log . \"{local} {name}\"\n"
+              "    kubernetes cluster.local in-addr.arpa ip6.arpa {\n        endpoint %s\n"
+              "        pods insecure\n    }\n}\n" % (slow, metrics, api.url))
     local = local_ipv4()
     with Warpdns(tmp_path, corefile(api, "        pods insecure\n", extra)) as w:
+        cases = [c for c in TABLE["cases"]
+                 # no address of this host to put in the kube-dns endpoints
+                 if not (c.get("needs_local_ip") and not local)]
+        rounds = {"slow path": [w.query(c["name"], c["type"], port=slow) for c in cases],
+                  "first sight": [w.query(c["name"], c["type"]) for c in cases]}
+        differential.wait_publisher(lambda: differential.scrape(metrics))
+        fast_label = {"kind": "answered", "worker": "socket dns://:%d" % w.port}
+        before = differential.metric(differential.scrape(metrics), "warpdns_fastpath_packets_total",
+                                     **fast_label)
+        rounds["fast path"] = [w.query(c["name"], c["type"]) for c in cases]
+        fast = differential.metric(differential.scrape(metrics), "warpdns_fastpath_packets_total",
+                                   **fast_label) - before
         failures = []
-        checked = 0
-        for case in TABLE["cases"]:
-            if case.get("needs_local_ip") and not local:
-                continue  # no address of this host to put in the kube-dns endpoints
-            r = w.query(case["name"], case["type"])
-            label = "%s %s" % (case["name"], case["type"])
-            if dns.rcode.to_text(r.rcode()) != case["rcode"]:
-                failures.append("%s: rcode %s" % (label, dns.rcode.to_text(r.rcode())))
-            if not r.flags & dns.flags.AA:
-                failures.append("%s: not authoritative" % label)
-            for section in ("answer", "authority", "additional"):
-                for d in diff(case.get(section, []), rr_texts(getattr(r, section))):
-                    failures.append("%s %s: %s" % (label, section, d))
-            checked += 1
+        for path, replies in rounds.items():
+            for case, r in zip(cases, replies):
+                label = "%s: %s %s" % (path, case["name"], case["type"])
+                if dns.rcode.to_text(r.rcode()) != case["rcode"]:
+                    failures.append("%s: rcode %s" % (label, dns.rcode.to_text(r.rcode())))
+                if not r.flags & dns.flags.AA:
+                    failures.append("%s: not authoritative" % label)
+                for section in ("answer", "authority", "additional"):
+                    for d in diff(case.get(section, []), rr_texts(getattr(r, section))):
+                        failures.append("%s %s: %s" % (label, section, d))
+        print("conformance: %d cases, %d answered by the fast path in the last round"
+              % (len(cases), fast))
         assert failures == []
-        assert checked >= 70
+        assert len(cases) >= 70
+        # All but the answers that name another chain's data (ExternalName
+        # targets resolved through the server) come from the table.
+        assert fast >= len(cases) * 0.8
 
 
 def test_seed_corefile(api, tmp_path):
@@ -159,24 +181,51 @@ def test_churn_never_answers_a_deleted_service(api, tmp_path):
     """Services come and go while clients query them: no name flips back
     after the server has answered its newer state, and every add and delete
     reaches the answers quickly (event to answer, polled)."""
-    with Warpdns(tmp_path, corefile(api)) as w:
-        # Latency: one change at a time, polled until answered.
-        latencies = []
+    metrics = free_port()
+    extra = "metrics.invalid:@PORT@ {\n    prometheus 127.0.0.1:%d\n    whoami\n}\n" % metrics
+    with Warpdns(tmp_path, corefile(api, extra=extra)) as w:
+        def fast_answers():
+            return differential.metric(differential.scrape(metrics),
+                                       "warpdns_fastpath_packets_total", kind="answered")
+
+        def until_fast(qname, want):
+            """Queries until the fast path gives `want` (a query between two
+            scrapes of its answer count); returns when that answer came."""
+            deadline = time.monotonic() + 15
+            while True:
+                before = fast_answers()
+                got = rcode(w, qname)
+                at = time.monotonic()
+                if fast_answers() > before:
+                    assert got == want, "the fast path answered %s for %s" % (got, qname)
+                    return at
+                assert at < deadline, "%s never reached the fast path" % qname
+
+        # Latency: one change at a time, polled until answered (by either
+        # path, then by the fast path's table).
+        latencies, to_fast = [], []
         for i in range(60):
             name = "lat%d" % i
+            qname = name + ".testns.svc.cluster.local"
             api.apply(service("testns", name, "10.4.0.%d" % (i + 1)))
             t0 = api.store.changed_at[("services", "testns", name)]
-            poll(lambda: rcode(w, name + ".testns.svc.cluster.local") == "NOERROR", interval=0)
+            poll(lambda: rcode(w, qname) == "NOERROR", interval=0)
             latencies.append(time.monotonic() - t0)
+            to_fast.append(until_fast(qname, "NOERROR") - t0)
             api.delete("services", "testns", name)
             t0 = api.store.changed_at[("services", "testns", name)]
-            poll(lambda: rcode(w, name + ".testns.svc.cluster.local") == "NXDOMAIN", interval=0)
+            poll(lambda: rcode(w, qname) == "NXDOMAIN", interval=0)
             latencies.append(time.monotonic() - t0)
+            to_fast.append(until_fast(qname, "NXDOMAIN") - t0)
         latencies.sort()
+        to_fast.sort()
         p50, p99 = statistics.median(latencies), latencies[int(len(latencies) * 0.99) - 1]
-        print("watch event to answer: p50 %.2f ms, p99 %.2f ms, max %.2f ms" %
-              (p50 * 1e3, p99 * 1e3, latencies[-1] * 1e3))
-        assert p99 < 0.25
+        f50, f99 = statistics.median(to_fast), to_fast[int(len(to_fast) * 0.99) - 1]
+        print("watch event to answer: p50 %.2f ms, p99 %.2f ms, max %.2f ms; to a fast-path "
+              "answer (a scrape's time included): p50 %.2f ms, p99 %.2f ms" %
+              (p50 * 1e3, p99 * 1e3, latencies[-1] * 1e3, f50 * 1e3, f99 * 1e3))
+        # The target is 10 ms; CI shares two cores with other work.
+        assert p99 < 0.025 and f99 < 0.025
 
         # Churn: 1000 services added and removed while three clients query them.
         count = 1000
@@ -205,6 +254,13 @@ def test_churn_never_answers_a_deleted_service(api, tmp_path):
         clients = [threading.Thread(target=client, args=(s,)) for s in range(3)]
         for c in clients:
             c.start()
+        # dnsperf loads the server with the same names meanwhile (its answers are only
+        # counted: the clients above check each one).
+        qfile = tmp_path / "churn-queries.txt"
+        qfile.write_text("".join("%s.testns.svc.cluster.local A\n" % n for n in names))
+        perf = subprocess.Popen(["dnsperf", "-s", "127.0.0.1", "-p", str(w.port), "-d", str(qfile),
+                                 "-l", "60", "-Q", "5000"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         alive = []
         for n in names:
             api.apply(service("testns", n, ip[n]))
@@ -221,6 +277,8 @@ def test_churn_never_answers_a_deleted_service(api, tmp_path):
         stop.set()
         for c in clients:
             c.join()
+        perf.send_signal(signal.SIGINT)  # dnsperf prints its statistics on SIGINT
+        perf_out, _ = perf.communicate(timeout=30)
 
         by_name = {}
         for n, sent, received, got in results:
@@ -240,7 +298,14 @@ def test_churn_never_answers_a_deleted_service(api, tmp_path):
             if seen and any(min(seen) < sent and received < deleted_at[n] and got == "NXDOMAIN"
                             for sent, received, got in rows):
                 violations.append("%s disappeared before its delete" % n)
-        print("churn: %d services, %d queries checked" % (count, len(results)))
+        sent = int(re.search(r"Queries sent:\s+(\d+)", perf_out).group(1))
+        lost = int(re.search(r"Queries lost:\s+(\d+)", perf_out).group(1))
+        codes = re.search(r"Response codes:\s+(.*)", perf_out)
+        rcodes = dict(re.findall(r"(\w+) (\d+) \(", codes.group(1))) if codes else {}
+        print("churn: %d services, %d queries checked, dnsperf sent %d lost %d rcodes %s"
+              % (count, len(results), sent, lost, rcodes))
+        assert sent > 1000 and lost <= sent // 1000, perf_out
+        assert set(rcodes) <= {"NOERROR", "NXDOMAIN"}, perf_out
         assert errors == []
         assert len(results) > 1000
         assert violations == []
@@ -255,8 +320,8 @@ def test_api_outage_keeps_answers_and_resumes_the_watch(api, tmp_path):
         # Changes while the plugin cannot see them.
         api.apply(service("testns", "added-meanwhile", "10.3.0.77"))
         api.delete("services", "other", "svc1")
-        # Three seconds without an API server: answers continue from the last data.
-        deadline = time.monotonic() + 3
+        # Thirty seconds without an API server: answers continue from the last data.
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             assert answers(w, "svc1.testns.svc.cluster.local") == ["10.3.0.100"]
             assert answers(w, "svc1.other.svc.cluster.local") == ["10.3.0.200"]
