@@ -387,6 +387,9 @@ bool ParseDirective(const config::Directive& d, std::vector<Rule>* rules, std::s
     }
     names.pop_back();
   }
+  // The 2017 syntax named an output file after the names (`log stdout`,
+  // `log . stdout`): the log goes to stdout anyway, so it is not a name.
+  std::erase(names, "stdout");
   if (names.empty()) names.push_back(".");
 
   uint8_t classes = 0;

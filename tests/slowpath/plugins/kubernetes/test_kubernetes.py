@@ -3,6 +3,7 @@ the conformance table, the seed Corefile, churn, an API outage, 410 Gone,
 serving before the first sync, TLS and bearer tokens, selectors, pods."""
 import base64
 import json
+import os
 import pathlib
 import random
 import re
@@ -21,6 +22,7 @@ import pytest
 
 import differential
 from harness import Warpdns, free_port
+from peers import Unbound
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -120,6 +122,7 @@ def test_conformance_table(api, tmp_path):
     extra = "example.net:@PORT@ {\n    hosts {\n        %s ext.example.net\n    }\n}\n" % \
         TABLE["upstream"]["ext.example.net."]
     slow, metrics = free_port(), free_port()
+    extra += extra.replace("@PORT@", str(slow))  # ExternalName targets resolve on both listeners
     extra += (".:%d {\n    prometheus 127.0.0.1:%d\n    log . \"{local} {name}\"\n"
               "    kubernetes cluster.local in-addr.arpa ip6.arpa {\n        endpoint %s\n"
               "        pods insecure\n    }\n}\n" % (slow, metrics, api.url))
@@ -157,24 +160,115 @@ def test_conformance_table(api, tmp_path):
         assert fast >= len(cases) * 0.8
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="an upstream on port 53 needs root")
 def test_seed_corefile(api, tmp_path):
-    """The 2017 deployment's Corefile, with `proxy` replaced by a local plugin
-    (whoami): `host kubernetes` and `host 10.3.0.10` from a pod."""
+    """The 2017 deployment's Corefile as written: `log stdout`, `health`, `kubernetes
+    cluster.local { cidrs 10.3.0.0/24 }`, `proxy . /etc/resolv.conf`, `cache 30`. The
+    resolv.conf is the test's own (its nameserver an Unbound on 127.53.x.y:53, resolv.conf
+    having no port), and the API endpoint is the stand-in's: `host kubernetes` and
+    `host 10.3.0.10` from a pod, and a name outside the cluster through proxy."""
+    ip = "127.53.%d.%d" % (random.randint(0, 255), random.randint(1, 254))
+    upstream = Unbound(tmp_path, text="outside", label="seed-upstream", ip=ip, port=53)
     health = free_port()
     text = (".:@PORT@ {\n    errors\n    log stdout\n    health 127.0.0.1:%d\n"
             "    kubernetes cluster.local {\n        cidrs 10.3.0.0/24\n        endpoint %s\n    }\n"
-            "    whoami\n    cache 30\n}\n" % (health, api.url))
-    with Warpdns(tmp_path, text) as w:
-        assert answers(w, "kubernetes.default.svc.cluster.local") == ["10.3.0.1"]
-        r = w.query("10.0.3.10.in-addr.arpa", "PTR")
-        assert rr_texts(r.answer) == ["10.0.3.10.in-addr.arpa. 5 IN PTR kube-dns.kube-system.svc.cluster.local."]
-        # Outside the service CIDR the reverse lookup is not the plugin's.
-        r = w.query("1.0.2.10.in-addr.arpa", "PTR")
-        assert r.rcode() == dns.rcode.NOERROR and not r.answer
-        assert {dns.rdatatype.to_text(x.rdtype) for x in r.additional} >= {"A", "SRV"}  # whoami
-        assert rcode(w, "nothere.default.svc.cluster.local") == "NXDOMAIN"
-        with urllib.request.urlopen("http://127.0.0.1:%d/health" % health, timeout=3) as resp:
-            assert resp.status == 200 and resp.read() == b"OK"
+            "    proxy . @DIR@/resolv.conf\n    cache 30\n}\n" % (health, api.url))
+    files = {"resolv.conf": "# the test's own\nsearch default.svc.cluster.local\nnameserver %s\n" % ip}
+    try:
+        with Warpdns(tmp_path, text, files=files) as w:
+            assert answers(w, "kubernetes.default.svc.cluster.local") == ["10.3.0.1"]
+            r = w.query("10.0.3.10.in-addr.arpa", "PTR")
+            assert rr_texts(r.answer) == ["10.0.3.10.in-addr.arpa. 5 IN PTR kube-dns.kube-system.svc.cluster.local."]
+            assert rcode(w, "nothere.default.svc.cluster.local") == "NXDOMAIN"
+            # Outside the cluster domain and the service CIDR: proxy's upstream.
+            r = w.query("www.example.", "TXT")
+            assert [b"".join(rd.strings).decode() for rrset in r.answer for rd in rrset] == ["outside"]
+            with urllib.request.urlopen("http://127.0.0.1:%d/health" % health, timeout=3) as resp:
+                assert resp.status == 200 and resp.read() == b"OK"
+            # `log stdout` logs every query (2017: stdout was the output file).
+            w.wait_for_line(lambda l: l.startswith("[INFO] 127.0.0.1:") and
+                            '"TXT IN www.example. udp ' in l)
+            w.wait_for_line(lambda l: '"A IN kubernetes.default.svc.cluster.local. udp ' in l)
+    finally:
+        upstream.stop()
+
+
+KUBEADM_COREFILE = """\
+.:@PORT@ {
+    errors
+    health 127.0.0.1:%(health)d {
+       lameduck 5s
+    }
+    ready 127.0.0.1:%(ready)d
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+       endpoint %(api)s
+       pods insecure
+       fallthrough in-addr.arpa ip6.arpa
+       ttl 30
+    }
+    prometheus 127.0.0.1:%(metrics)d
+    forward . @DIR@/resolv.conf {
+       max_concurrent 1000
+    }
+    cache 30
+    loop
+    reload
+    loadbalance
+}
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="an upstream on port 53 needs root")
+def test_kubeadm_corefile(api, tmp_path):
+    """kubeadm's default Corefile, its listen addresses and the API endpoint aside, and a
+    resolv.conf of the test's own: cluster names, reverse lookups inside and outside the
+    service CIDR (fallthrough to forward), names outside the cluster, health, ready, and
+    cluster answers from the fast path with every query counted."""
+    ip = "127.53.%d.%d" % (random.randint(0, 255), random.randint(1, 254))
+    upstream = Unbound(tmp_path, text="outside", label="kubeadm-upstream", ip=ip, port=53,
+                       local_zones=["2.0.192.in-addr.arpa. static"],
+                       local_data=["1.2.0.192.in-addr.arpa. 60 IN PTR outside.example."])
+    ports = {"health": free_port(), "ready": free_port(), "metrics": free_port(), "api": api.url}
+    files = {"resolv.conf": "nameserver %s\n" % ip}
+    try:
+        with Warpdns(tmp_path, KUBEADM_COREFILE % ports, files=files) as w:
+            poll(lambda: urllib.request.urlopen(
+                "http://127.0.0.1:%d/ready" % ports["ready"], timeout=3).status == 200)
+            with urllib.request.urlopen("http://127.0.0.1:%d/health" % ports["health"],
+                                        timeout=3) as resp:
+                assert resp.read() == b"OK"
+            r = w.query("kubernetes.default.svc.cluster.local", "A")
+            assert rr_texts(r.answer) == ["kubernetes.default.svc.cluster.local. 30 IN A 10.3.0.1"]
+            r = w.query("10.0.3.10.in-addr.arpa", "PTR")
+            assert rr_texts(r.answer) == [
+                "10.0.3.10.in-addr.arpa. 30 IN PTR kube-dns.kube-system.svc.cluster.local."]
+            # A reverse name the cluster does not have falls through to forward.
+            r = w.query("1.2.0.192.in-addr.arpa", "PTR")
+            assert rr_texts(r.answer) == ["1.2.0.192.in-addr.arpa. 30 IN PTR outside.example."]  # cache 30
+            r = w.query("www.example.", "TXT")
+            assert [b"".join(rd.strings).decode() for rrset in r.answer for rd in rrset] == ["outside"]
+            # Cluster answers come from the fast path once memoized, counted all the same.
+            differential.wait_publisher(lambda: differential.scrape(ports["metrics"]))
+            text = differential.scrape(ports["metrics"])
+            fast = differential.metric(text, "warpdns_fastpath_packets_total", kind="answered")
+            requests = sum(v for k, v in differential_samples(text, "coredns_dns_requests_total"))
+            for _ in range(20):
+                assert w.query("kubernetes.default.svc.cluster.local", "A").answer
+            text = differential.scrape(ports["metrics"])
+            # The first is a cache hit, memoized on its way out; a few more may pass
+            # the publisher.
+            assert differential.metric(text, "warpdns_fastpath_packets_total",
+                                       kind="answered") >= fast + 10
+            assert sum(v for k, v in differential_samples(text, "coredns_dns_requests_total")) == \
+                requests + 20
+    finally:
+        upstream.stop()
+
+
+def differential_samples(text, name):
+    """(labels text, value) of every sample of `name`."""
+    return [(m.group(1), float(m.group(2)))
+            for m in re.finditer(r"^%s\{(.*)\} (\S+)$" % re.escape(name), text, re.M)]
 
 
 def test_churn_never_answers_a_deleted_service(api, tmp_path):

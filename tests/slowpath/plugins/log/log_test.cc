@@ -112,6 +112,14 @@ TEST_F(LogTest, TcpDoAndBufsize) {
   EXPECT_THAT(host_.Lines(), ElementsAre("[INFO] tcp true 65535 0 IN"));
 }
 
+// The 2017 syntax: `log stdout` named the output file, not a zone.
+TEST_F(LogTest, LegacyStdoutIsNotAName) {
+  Setup("  log stdout");
+  Request req = MakeRequest("example.org.", wire::type::kA);
+  Serve(req, Answer());
+  EXPECT_THAT(host_.Lines(), SizeIs(1));
+}
+
 TEST_F(LogTest, CombinedFormat) {
   Setup("  log . {combined}");
   Request req = MakeRequest("example.org.", wire::type::kA);
