@@ -327,6 +327,13 @@ std::vector<prometheus::MetricFamily> Runtime::CollectMetrics() const {
              prometheus::MetricType::Gauge, static_cast<double>(tables.entries));
   add_single("warpdns_fastpath_answer_slots", "Slots of the fast path's answer table.",
              prometheus::MetricType::Gauge, static_cast<double>(tables.slots));
+  add_single("warpdns_fastpath_table_generation",
+             "Data generation the fast path's current table answers for (bumped by every data "
+             "change).",
+             prometheus::MetricType::Gauge, static_cast<double>(tables.generation));
+  add_single("warpdns_fastpath_reclaim_pending",
+             "Replaced answers and tables waiting for every fast-path reader to move on (RCU).",
+             prometheus::MetricType::Gauge, static_cast<double>(tables.reclaim_pending));
   add_single("warpdns_fastpath_answer_evictions_total",
              "Answers replaced in the current table because their probe window was full.",
              prometheus::MetricType::Counter, static_cast<double>(tables.evictions));

@@ -83,6 +83,7 @@ Publisher::Stats Publisher::stats() const {
   s.memoized = memoized_.load(std::memory_order_relaxed);
   s.dropped = dropped_.load(std::memory_order_relaxed);
   s.published = published_.load(std::memory_order_relaxed);
+  s.reclaim_pending = reclaim_pending_.load(std::memory_order_relaxed);
   // Under the lock PublishFresh swaps current_answers_ with: the current
   // table is never the one a grace period is about to free.
   std::lock_guard lock(mu_);
@@ -90,6 +91,7 @@ Publisher::Stats Publisher::stats() const {
     s.entries = t->size();
     s.evictions = t->evictions();
     s.slots = t->slots();
+    s.generation = t->generation();
   }
   return s;
 }
@@ -139,6 +141,7 @@ void Publisher::Run() {
     flushed_.notify_all();
     batch.clear();
     reclaimer_->ReclaimReady();
+    reclaim_pending_.store(reclaimer_->pending(), std::memory_order_relaxed);
   }
 }
 

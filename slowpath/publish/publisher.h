@@ -39,6 +39,8 @@ class Publisher {
     uint64_t entries = 0;    // in the current answer table
     uint64_t evictions = 0;  // of the current answer table
     uint64_t slots = 0;
+    uint64_t generation = 0;       // of the current table: the data it answers for
+    uint64_t reclaim_pending = 0;  // replaced entries and tables waiting for readers
   };
 
   explicit Publisher(const PublisherOptions& options);
@@ -102,6 +104,7 @@ class Publisher {
   std::atomic<uint64_t> memoized_{0};
   std::atomic<uint64_t> dropped_{0};
   std::atomic<uint64_t> published_{0};
+  std::atomic<uint64_t> reclaim_pending_{0};  // the reclaimer's backlog, for stats()
   std::atomic<const fastpath::AnswerTable*> current_answers_{nullptr};  // for stats()
   std::thread thread_;
 };

@@ -98,6 +98,8 @@ example.org:@PORT@ {
                if dict(k)["kind"] == "answered")
     print("fast-path answers: %d of %d" % (fast, sent))
     assert fast >= sent  # a warm-up query may have found a prebuilt answer too
+    for gauge in ("warpdns_fastpath_table_generation", "warpdns_fastpath_reclaim_pending"):
+        assert re.search(r"^%s \d+" % gauge, text, re.M), gauge
 
 
 def test_plugin_enabled_lists_the_query_path_plugins(tmp_path):
