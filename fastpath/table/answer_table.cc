@@ -38,7 +38,7 @@ AnswerTable::~AnswerTable() {
 
 bool AnswerTable::Insert(const QueryKey& key, const uint8_t* reply, size_t len,
                          rcu::Reclaimer& reclaimer, const uint8_t* meta, size_t meta_len,
-                         uint16_t counter, uint16_t stats, uint16_t log, uint16_t log_rsize) {
+                         const Tags& tags) {
   if (len < 12 || len - 2 > kMaxReply || meta_len > UINT16_MAX) return false;
   // Meta first and a multiple of 8, so its header stays aligned.
   const size_t meta_room = (meta_len + 7) / 8 * 8;
@@ -48,10 +48,12 @@ bool AnswerTable::Insert(const QueryKey& key, const uint8_t* reply, size_t len,
   e->key_len = key.len;
   e->reply_len = static_cast<uint16_t>(len - 2);
   e->meta_len = static_cast<uint16_t>(meta_room);
-  e->counter = counter;
-  e->stats = stats;
-  e->log = log;
-  e->log_rsize = log_rsize;
+  e->counter = tags.counter;
+  e->stats = tags.stats;
+  e->log = tags.log;
+  e->log_rsize = tags.log_rsize;
+  e->source = tags.source;
+  e->source_gen = tags.source_gen;
   if (meta_len != 0) std::memcpy(e->data, meta, meta_len);
   std::memcpy(e->data + meta_room, key.bytes, key.len);
   std::memcpy(e->data + meta_room + key.len, reply + 2, len - 2);

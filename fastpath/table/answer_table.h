@@ -20,12 +20,24 @@
 
 #include "fastpath/rcu/rcu.h"
 #include "fastpath/table/counter_bank.h"
+#include "fastpath/table/generation.h"
 #include "fastpath/table/log_bank.h"
 #include "fastpath/table/query_key.h"
 #include "fastpath/table/replay.h"
 #include "fastpath/table/stats_bank.h"
 
 namespace warpdns::fastpath {
+
+// What an answer table entry counts, logs and depends on (see
+// AnswerTable::Entry).
+struct EntryTags {
+  uint16_t counter = 0;
+  uint16_t stats = 0;
+  uint16_t log = 0;
+  uint16_t log_rsize = 0;
+  uint16_t source = 0;
+  uint32_t source_gen = 0;
+};
 
 class AnswerTable {
  public:
@@ -44,6 +56,8 @@ class AnswerTable {
     uint16_t stats;      // StatsBank slot counting each answer; 0: none
     uint16_t log;        // LogBank sink writing a line per answer; 0: none
     uint16_t log_rsize;  // the reply's {rsize} for that line
+    uint16_t source;     // the data source the reply was made from (generation.h); 0: none
+    uint32_t source_gen;  // and its generation then: stale once the source moved on
     alignas(8) uint8_t data[];  // meta (its header is read in place), key, reply after its ID
     const uint8_t* meta() const noexcept { return data; }
     const uint8_t* key() const noexcept { return data + meta_len; }
@@ -132,6 +146,9 @@ class AnswerTable {
                 Context& ctx, size_t request_len = 0, const Client& client = {}) const noexcept {
     const Entry* e = Find(key);
     if (e == nullptr || e->reply_len + 2u > capacity) return 0;
+    // Made from a source that has changed since: the slow path answers (and
+    // memoizes the new reply in its place).
+    if (e->source != 0 && SourceGeneration(e->source) != e->source_gen) return 0;
     // Counted and logged answers need a row, a ring and room in the burst;
     // else the slow path answers (and counts and logs).
     if ((e->stats != 0 && (ctx.stats == nullptr || ctx.burst_count == Context::kMaxBurst)) ||
@@ -162,15 +179,15 @@ class AnswerTable {
   static void Log(const Entry& e, const QueryKey& key, const uint8_t id[2], size_t request_len,
                   const Client& client, Context& ctx) noexcept;
 
+  using Tags = EntryTags;
+
   // Writer only: remembers `reply` (a whole message, ID included) for `key`,
   // with its replay description `meta` (BuildReplay; empty for fixed
-  // octets), `counter`, `stats`, `log` and `log_rsize`, replacing the key's entry or, when its probe
-  // window is full, one chosen by the hash. Replaced entries go to
-  // `reclaimer`. Returns false (and keeps nothing) if the reply is too short
-  // or too long.
+  // octets) and `tags`, replacing the key's entry or, when its probe window
+  // is full, one chosen by the hash. Replaced entries go to `reclaimer`.
+  // Returns false (and keeps nothing) if the reply is too short or too long.
   bool Insert(const QueryKey& key, const uint8_t* reply, size_t len, rcu::Reclaimer& reclaimer,
-              const uint8_t* meta = nullptr, size_t meta_len = 0, uint16_t counter = 0,
-              uint16_t stats = 0, uint16_t log = 0, uint16_t log_rsize = 0);
+              const uint8_t* meta = nullptr, size_t meta_len = 0, const Tags& tags = {});
 
   uint64_t generation() const noexcept { return generation_; }
   size_t slots() const noexcept { return mask_ + 1; }

@@ -47,6 +47,11 @@ struct ReplaySpec {
   // and the reply's uncompressed length the line shows; see log_bank.h.
   uint16_t log = 0;
   uint16_t log_rsize = 0;
+  // The data source the reply was made from and its generation then (see
+  // generation.h); 0: none, or only data whose change bumps the data
+  // generation.
+  uint16_t source = 0;
+  uint32_t source_gen = 0;
   // The reply's octets vary per answer (BuildReplay describes how).
   bool Varies() const { return aging || shuffle; }
 };

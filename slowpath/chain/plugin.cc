@@ -58,6 +58,16 @@ int Request::Family() const {
   return 1;
 }
 
+void Request::DependsOn(uint16_t source, uint32_t generation) {
+  if (source == 0) return;
+  if (replay.source != 0 && (replay.source != source || replay.source_gen != generation)) {
+    memoizable = false;
+    return;
+  }
+  replay.source = source;
+  replay.source_gen = generation;
+}
+
 bool CallerMustWrite(int rcode) {
   return rcode == wire::rcode::kServFail || rcode == wire::rcode::kRefused ||
          rcode == wire::rcode::kFormErr || rcode == wire::rcode::kNotImp;

@@ -70,6 +70,11 @@ struct Request {
   std::string LocalIp() const;
   uint16_t LocalPort() const;
   int Family() const;              // 1 IPv4, 2 IPv6
+  // The reply depends on data `source` at `generation` (fastpath/table/
+  // generation.h), read before the source's copy: the fast path will skip
+  // it once the source has changed. A reply depending on two sources is
+  // not memoized.
+  void DependsOn(uint16_t source, uint32_t generation);
 };
 
 // Where a plugin writes its answer. Wrappers (log, metrics, rewrite) wrap it.

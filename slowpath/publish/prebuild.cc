@@ -92,20 +92,22 @@ Prebuilder::Stats Prebuilder::stats() const {
 }
 
 void Prebuilder::Run() {
-  uint64_t built = 0;  // the generation of the last complete build
+  // The change count of the last complete build: the data generation and
+  // every source's (a Kubernetes or etcd change retires its answers only).
+  uint64_t built = UINT64_MAX;
   auto last = std::chrono::steady_clock::now() - kMinInterval;
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      // Generation changes do not notify anyone: look every 50 ms.
+      // Changes do not notify anyone: look every 50 ms.
       wake_.wait_for(lock, std::chrono::milliseconds(50), [&] { return stop_; });
       if (stop_) return;
     }
-    const uint64_t generation = fastpath::DataGeneration();
-    if (generation == built || std::chrono::steady_clock::now() - last < kMinInterval) continue;
+    const uint64_t changes = fastpath::DataChanges();
+    if (changes == built || std::chrono::steady_clock::now() - last < kMinInterval) continue;
     last = std::chrono::steady_clock::now();
-    if (Build(generation)) {
-      built = generation;
+    if (Build(fastpath::DataGeneration())) {
+      built = changes;
       builds_.fetch_add(1, std::memory_order_relaxed);
     }
   }

@@ -59,10 +59,8 @@ void Publisher::Memoize(const fastpath::QueryKey& key, const uint8_t* reply, siz
     p.generation = generation;
     p.reply.assign(reply, reply + len);
     p.meta = std::move(meta);
-    p.counter = replay.counter;
-    p.stats = replay.stats;
-    p.log = replay.log;
-    p.log_rsize = replay.log_rsize;
+    p.tags = {replay.counter, replay.stats, replay.log, replay.log_rsize, replay.source,
+              replay.source_gen};
     ++enqueued_;
   }
   if (first) wake_.notify_one();
@@ -127,8 +125,7 @@ void Publisher::Run() {
     for (const Pending& p : batch) {
       if (p.generation == generation &&
           writable_->answers.Insert(p.key, p.reply.data(), p.reply.size(), *reclaimer_,
-                                    p.meta.data(), p.meta.size(), p.counter, p.stats, p.log,
-                                    p.log_rsize)) {
+                                    p.meta.data(), p.meta.size(), p.tags)) {
         memoized_.fetch_add(1, std::memory_order_relaxed);
       } else {
         dropped_.fetch_add(1, std::memory_order_relaxed);

@@ -76,10 +76,7 @@ class Publisher {
     uint64_t generation;
     std::vector<uint8_t> reply;
     std::vector<uint8_t> meta;  // BuildReplay's description; empty: fixed octets
-    uint16_t counter = 0;
-    uint16_t stats = 0;
-    uint16_t log = 0;
-    uint16_t log_rsize = 0;
+    fastpath::AnswerTable::Tags tags;
   };
 
   void Run();

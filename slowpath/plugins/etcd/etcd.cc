@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/corefile.h"
+#include "fastpath/table/generation.h"
 #include "slowpath/chain/clock.h"
 #include "slowpath/chain/plugin.h"
 #include "slowpath/plugins/etcd/lookup.h"
@@ -58,8 +59,8 @@ const Zone* Match(const std::vector<Zone>& zones, const wire::Name& name) {
 
 class Etcd : public Plugin {
  public:
-  Etcd(Options options, std::unique_ptr<Watcher> watcher, Host* host)
-      : options_(std::move(options)), watcher_(std::move(watcher)), host_(host) {}
+  Etcd(Options options, std::unique_ptr<Watcher> watcher, Host* host, uint16_t source)
+      : options_(std::move(options)), watcher_(std::move(watcher)), host_(host), source_(source) {}
 
   std::string_view Name() const override { return "etcd"; }
   // Answers depend on the query and the snapshot (whose changes bump the
@@ -72,6 +73,9 @@ class Etcd : public Plugin {
 
     Response r;
     bool resolved = false;  // through the server: another chain's data
+    // The generation first: a snapshot published meanwhile makes the reply
+    // stale at once, never the other way round.
+    if (source_ != 0) req.DependsOn(source_, fastpath::SourceGeneration(source_));
     if (std::shared_ptr<const Snapshot> snapshot = watcher_->Current()) {
       const int depth = ResolveDepth(req);
       const bool dnssec_ok = req.Do();
@@ -119,6 +123,7 @@ class Etcd : public Plugin {
   const Options options_;
   const std::unique_ptr<Watcher> watcher_;
   Host* const host_;
+  const uint16_t source_;  // fastpath::SourceId of this copy; 0: none left
 };
 
 // Zones as server block keys spell them (a CIDR stands for its reverse zones).
@@ -287,9 +292,13 @@ std::unique_ptr<Plugin> Setup(SetupContext& ctx, std::string* error) {
   // Every lookup path lies under "/PATH" (msg.Path cleans it the same way).
   watch.prefix = CleanPath("/" + options.lookup.path);
 
+  // Named by where the plugin is configured: the same across reloads.
+  watch.source = fastpath::SourceId("etcd " + ctx.directive.name.file + ":" +
+                                    std::to_string(ctx.directive.name.line));
+  const uint16_t source = watch.source;
   auto watcher = std::make_unique<Watcher>(std::move(watch));
   watcher->WaitForFirstRound(kFirstReadWaitMs);
-  return std::make_unique<Etcd>(std::move(options), std::move(watcher), ctx.host);
+  return std::make_unique<Etcd>(std::move(options), std::move(watcher), ctx.host, source);
 }
 
 const Registrar kRegistrar({"etcd", Setup, true});

@@ -29,6 +29,7 @@ struct WatcherConfig {
   std::string password;
   Transport::Tls tls;
   Host* host = nullptr;  // for log lines
+  uint16_t source = 0;   // generation.h source bumped by changes; 0: the data generation
 };
 
 class Watcher {

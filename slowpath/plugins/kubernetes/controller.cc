@@ -458,7 +458,11 @@ void Controller::Publish() {
   }
   // After the store: a reply memoized under the new generation was made
   // from this snapshot or a later one.
-  fastpath::BumpDataGeneration();
+  if (options_.source != 0) {
+    fastpath::BumpSourceGeneration(options_.source);
+  } else {
+    fastpath::BumpDataGeneration();
+  }
   synced_cv_.notify_all();
   working_.Seal();
   dirty_ = false;

@@ -34,6 +34,7 @@ class Controller {
     bool endpoints = true;         // false with `noendpoints`
     bool pods = false;             // `pods verified`
     Host* host = nullptr;          // for log lines
+    uint16_t source = 0;           // generation.h source bumped by changes; 0: the data generation
   };
 
   explicit Controller(Options options);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "config/corefile.h"
+#include "fastpath/table/generation.h"
 #include "slowpath/plugins/kubernetes/selector.h"
 
 namespace warpdns::slowpath::kubernetes {
@@ -281,6 +282,11 @@ std::unique_ptr<Plugin> Setup(SetupContext& ctx, std::string* error) {
   co.endpoints = o.endpoints;
   co.pods = o.config.pod_mode == PodMode::kVerified;
   co.host = ctx.host;
+  // Named by where the plugin is configured: the same across reloads. Two
+  // instances sharing an id only retire each other's answers more often.
+  co.source = fastpath::SourceId("kubernetes " + ctx.directive.name.file + ":" +
+                                 std::to_string(ctx.directive.name.line));
+  const uint16_t source = co.source;
   auto controller = std::make_unique<Controller>(std::move(co));
   // Serving waits (up to startup_timeout) for the first sync, as CoreDNS's
   // OnStartup does; until then unknown names are SERVFAIL, not NXDOMAIN.
@@ -292,7 +298,8 @@ std::unique_ptr<Plugin> Setup(SetupContext& ctx, std::string* error) {
       ctx.host->Log("[INFO] plugin/kubernetes: waiting for Kubernetes API before starting server");
     }
   }
-  auto plugin = std::make_unique<Kubernetes>(std::move(o.config), std::move(controller), ctx.host);
+  auto plugin =
+      std::make_unique<Kubernetes>(std::move(o.config), std::move(controller), ctx.host, source);
   // The `ready` plugin reports us until the first list of every resource;
   // the plugin lives as long as the configuration that holds this check.
   ctx.host->AddReadyCheck("kubernetes", [p = plugin.get()] { return p->Ready(); });
@@ -304,6 +311,9 @@ const Registrar kRegistrar({"kubernetes", Setup, true});
 }  // namespace
 
 Task<Result> Kubernetes::ServeDns(Request& req, ResponseWriter& w) {
+  // The generation first: a snapshot published meanwhile makes the reply
+  // stale at once, never the other way round.
+  if (source_ != 0) req.DependsOn(source_, fastpath::SourceGeneration(source_));
   const std::shared_ptr<const Snapshot> snapshot = controller_->Current();
   Answer a = Lookup(*snapshot, config_, req.QName(), req.QType());
   if (a.action == Answer::Action::kNext) co_return co_await Next(req, w);

@@ -15,8 +15,9 @@ namespace warpdns::slowpath::kubernetes {
 
 class Kubernetes : public Plugin {
  public:
-  Kubernetes(Config config, std::unique_ptr<Controller> controller, Host* host)
-      : config_(std::move(config)), controller_(std::move(controller)), host_(host) {}
+  Kubernetes(Config config, std::unique_ptr<Controller> controller, Host* host, uint16_t source)
+      : config_(std::move(config)), controller_(std::move(controller)), host_(host),
+        source_(source) {}
 
   std::string_view Name() const override { return "kubernetes"; }
   // Answers depend on the question and the published snapshot only (each
@@ -33,6 +34,7 @@ class Kubernetes : public Plugin {
   const Config config_;
   const std::unique_ptr<Controller> controller_;
   Host* const host_;
+  const uint16_t source_;  // fastpath::SourceId of this copy; 0: none left
 };
 
 }  // namespace warpdns::slowpath::kubernetes

@@ -136,7 +136,7 @@ TEST_F(AnswerTableTest, CountedAnswersNeedARow) {
   const QueryKey www = KeyFor("www");
   const Bytes reply = Reply(45, 3);
   const uint16_t slot = StatsBank::Get().Id("answer-table-test");
-  ASSERT_TRUE(t.Insert(www, reply.data(), reply.size(), *reclaimer_, nullptr, 0, 0, slot));
+  ASSERT_TRUE(t.Insert(www, reply.data(), reply.size(), *reclaimer_, nullptr, 0, {.stats = slot}));
   const uint8_t id[2] = {0, 1};
   Bytes out(reply.size());
   AnswerTable::Context ctx;
@@ -169,7 +169,8 @@ TEST_F(AnswerTableTest, LoggedAnswersGoToTheWorkersRing) {
            std::to_string(r.addr[3]);
   });
   ASSERT_NE(sink, 0);
-  ASSERT_TRUE(t.Insert(www, reply.data(), reply.size(), *reclaimer_, nullptr, 0, 0, 0, sink, 77));
+  ASSERT_TRUE(t.Insert(www, reply.data(), reply.size(), *reclaimer_, nullptr, 0,
+                       {.log = sink, .log_rsize = 77}));
   const uint8_t id[2] = {1, 2};
   const uint8_t v4[4] = {192, 0, 2, 9};
   Bytes out(reply.size());
@@ -189,6 +190,33 @@ TEST_F(AnswerTableTest, LoggedAnswersGoToTheWorkersRing) {
             std::to_string(r.reply_len) + " " + std::to_string(r.duration_ns));
   }), 1u);
   EXPECT_EQ(lines, std::vector<std::string>{"www 45 42"});
+}
+
+// An answer made from a source is skipped once the source has changed; the
+// rest of the table stays.
+TEST_F(AnswerTableTest, ChangedSourceRetiresOnlyItsAnswers) {
+  AnswerTable t(64, 1);
+  const uint16_t source = SourceId("answer-table-test");
+  ASSERT_NE(source, 0);
+  const QueryKey svc = KeyFor("svc");
+  const QueryKey www = KeyFor("www");
+  const Bytes reply = Reply(45, 3);
+  ASSERT_TRUE(t.Insert(svc, reply.data(), reply.size(), *reclaimer_, nullptr, 0,
+                       {.source = source, .source_gen = SourceGeneration(source)}));
+  ASSERT_TRUE(Insert(t, www, reply));
+  const uint8_t id[2] = {0, 1};
+  Bytes out(reply.size());
+  AnswerTable::Context ctx;
+  EXPECT_EQ(t.Answer(svc, id, out.data(), out.size(), ctx), reply.size());
+  const uint64_t changes = DataChanges();
+  BumpSourceGeneration(source);
+  EXPECT_GT(DataChanges(), changes);
+  EXPECT_EQ(t.Answer(svc, id, out.data(), out.size(), ctx), 0u);
+  EXPECT_EQ(t.Answer(www, id, out.data(), out.size(), ctx), reply.size());
+  // The new reply, made at the new generation, takes the key's place.
+  ASSERT_TRUE(t.Insert(svc, reply.data(), reply.size(), *reclaimer_, nullptr, 0,
+                       {.source = source, .source_gen = SourceGeneration(source)}));
+  EXPECT_EQ(t.Answer(svc, id, out.data(), out.size(), ctx), reply.size());
 }
 
 TEST(LogRingTest, AFullRingDropsAndCounts) {
