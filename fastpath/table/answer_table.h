@@ -28,17 +28,6 @@
 
 namespace warpdns::fastpath {
 
-// What an answer table entry counts, logs and depends on (see
-// AnswerTable::Entry).
-struct EntryTags {
-  uint16_t counter = 0;
-  uint16_t stats = 0;
-  uint16_t log = 0;
-  uint16_t log_rsize = 0;
-  uint16_t source = 0;
-  uint32_t source_gen = 0;
-};
-
 class AnswerTable {
  public:
   // Largest reply kept: a full EDNS buffer of the common 1232 and a bit more

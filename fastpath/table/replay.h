@@ -24,19 +24,9 @@ inline int64_t MonotonicNs() noexcept {
 }
 
 // What the slow path knows about a reply it hands to the publisher.
-struct ReplaySpec {
-  // Cache aging: every record TTL of the reply is `ttl` at `stored_ns`
-  // (CLOCK_MONOTONIC) and is sent as ttl minus the whole seconds elapsed,
-  // or as `ttl` with keepttl. The fast path answers only before
-  // `fresh_until_ns` (expiry, or where prefetch takes over).
-  bool aging = false;
-  bool keepttl = false;
-  int64_t stored_ns = 0;
-  int64_t fresh_until_ns = 0;
-  uint32_t ttl = 0;
-  // loadbalance round_robin: the A/AAAA run and the MX run of each section
-  // are shuffled as CoreDNS shuffles them, from a per-worker random source.
-  bool shuffle = false;
+// What an answer table entry counts, logs and depends on, beside its
+// octets (AnswerTable::Entry).
+struct EntryTags {
   // Per-worker counter bumped on each fast-path answer (0: none); see
   // counter_bank.h.
   uint16_t counter = 0;
@@ -52,6 +42,23 @@ struct ReplaySpec {
   // generation.
   uint16_t source = 0;
   uint32_t source_gen = 0;
+};
+
+struct ReplaySpec {
+  // Cache aging: every record TTL of the reply is `ttl` at `stored_ns`
+  // (CLOCK_MONOTONIC) and is sent as ttl minus the whole seconds elapsed,
+  // or as `ttl` with keepttl. The fast path answers only before
+  // `fresh_until_ns` (expiry, or where prefetch takes over).
+  bool aging = false;
+  bool keepttl = false;
+  int64_t stored_ns = 0;
+  int64_t fresh_until_ns = 0;
+  uint32_t ttl = 0;
+  // loadbalance round_robin: the A/AAAA run and the MX run of each section
+  // are shuffled as CoreDNS shuffles them, from a per-worker random source.
+  bool shuffle = false;
+  // What each fast-path answer counts and logs, and the data it depends on.
+  EntryTags tags = {};
   // The reply's octets vary per answer (BuildReplay describes how).
   bool Varies() const { return aging || shuffle; }
 };

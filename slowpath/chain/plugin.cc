@@ -60,12 +60,13 @@ int Request::Family() const {
 
 void Request::DependsOn(uint16_t source, uint32_t generation) {
   if (source == 0) return;
-  if (replay.source != 0 && (replay.source != source || replay.source_gen != generation)) {
+  fastpath::EntryTags& tags = replay.tags;
+  if (tags.source != 0 && (tags.source != source || tags.source_gen != generation)) {
     memoizable = false;
     return;
   }
-  replay.source = source;
-  replay.source_gen = generation;
+  tags.source = source;
+  tags.source_gen = generation;
 }
 
 bool CallerMustWrite(int rcode) {

@@ -59,8 +59,7 @@ void Publisher::Memoize(const fastpath::QueryKey& key, const uint8_t* reply, siz
     p.generation = generation;
     p.reply.assign(reply, reply + len);
     p.meta = std::move(meta);
-    p.tags = {replay.counter, replay.stats, replay.log, replay.log_rsize, replay.source,
-              replay.source_gen};
+    p.tags = replay.tags;
     ++enqueued_;
   }
   if (first) wake_.notify_one();

@@ -639,7 +639,7 @@ void Cache::DescribeReplay(Request& req, const Item& item, bool denial,
   req.replay.stored_ns = e.stored_ns;
   req.replay.ttl = e.ttl;
   req.replay.fresh_until_ns = e.stored_ns + fresh * kSecond;
-  req.replay.counter = denial ? counters.fast_denial : counters.fast_success;
+  req.replay.tags.counter = denial ? counters.fast_denial : counters.fast_success;
 }
 
 wire::Message Cache::Reply(const Entry& entry, const wire::Message& query, int64_t ttl,

@@ -359,8 +359,8 @@ class Logger : public Plugin {
       }
       // A reply the fast path may replay is logged there as here.
       if (logged && Server::MayMemoize(req)) {
-        req.replay.log = rule.sink;
-        req.replay.log_rsize = static_cast<uint16_t>(std::min<size_t>(rec.length, UINT16_MAX));
+        req.replay.tags.log = rule.sink;
+        req.replay.tags.log_rsize = static_cast<uint16_t>(std::min<size_t>(rec.length, UINT16_MAX));
         if (rule.sink == 0) req.memoizable = false;
       }
       co_return result;

@@ -54,8 +54,8 @@ class Metrics : public Plugin {
     }
     // A reply the fast path may replay is counted there as here.
     if (Server::MayMemoize(req)) {
-      req.replay.stats = metrics::FastPathSlot(req, req.zone, rcode, plugin);
-      if (req.replay.stats == 0) req.memoizable = false;
+      req.replay.tags.stats = metrics::FastPathSlot(req, req.zone, rcode, plugin);
+      if (req.replay.tags.stats == 0) req.memoizable = false;
     }
     co_return r;
   }
