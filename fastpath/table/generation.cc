@@ -40,6 +40,10 @@ uint16_t SourceId(const std::string& name) {
 }
 
 void BumpSourceGeneration(uint16_t id) noexcept {
+  if (id == 0) {
+    BumpDataGeneration();
+    return;
+  }
   internal::source_generations[id].fetch_add(1, std::memory_order_acq_rel);
   data_changes.fetch_add(1, std::memory_order_relaxed);
 }

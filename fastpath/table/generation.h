@@ -25,6 +25,8 @@ inline constexpr uint16_t kMaxSources = 256;  // id 0 means "none"
 uint16_t SourceId(const std::string& name);
 // Fast path: any thread; never blocks.
 inline uint32_t SourceGeneration(uint16_t id) noexcept;
+// A change of source `id`; of the data generation for id 0 (a source that
+// got no id: its answers carry none, so only that retires them).
 void BumpSourceGeneration(uint16_t id) noexcept;
 // Counts every bump, of the data generation and of any source (the
 // prebuild's trigger). Any thread; never blocks.

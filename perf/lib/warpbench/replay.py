@@ -139,17 +139,22 @@ class WarpdnsReplay(_Setup):
             extra += f"        burst {self.burst}\n"
         if getattr(self.ctx.args, "descriptors", None):
             extra += f"        descriptors {self.ctx.args.descriptors}\n"
-        # The zone block has only `file`, so its answers are memoized into the fast path's
-        # table; prometheus sits in a block of its own on another port (a block with
-        # prometheus or log is never memoized). mbufs: net_pcap's infinite_rx keeps the whole
-        # capture (10k frames) in mbufs of the pool, beside the rings.
+        # The zone block has `file` and the setup's zone_plugins (none: the answers carry no
+        # metric or log work); prometheus, for the counters read here, sits in a block of its
+        # own on another port. mbufs: net_pcap's infinite_rx keeps the whole capture (10k
+        # frames) in mbufs of the pool, beside the rings.
         return (self._io_block(extra) +
                 f"{self.zone.origin.rstrip('.')}:{self.port} {{\n"
+                f"{self.zone_plugins()}"
                 f"    file {self.zone.path}\n"
                 "}\n"
                 f".:{self.metrics_dns_port} {{\n"
                 f"    prometheus 127.0.0.1:{self.metrics_port}\n"
                 "}\n")
+
+    def zone_plugins(self):
+        """Corefile lines before `file` in the zone's block."""
+        return ""
 
     def url(self):
         return f"http://127.0.0.1:{self.metrics_port}/metrics"
@@ -220,19 +225,13 @@ class WarpdnsReplayObserved(WarpdnsReplay):
     ring, formatted and written by the log thread on the main lcore; lines that do not fit
     are dropped and counted in warpdns_log_dropped_lines_total)."""
     key = "warpdns-replay-observed"
-    LOG = "    log\n"
 
     def __init__(self, ctx, capture, zone, port, table_slots=None, burst=None):
         super().__init__(ctx, capture, zone, port, table_slots, burst)
         self.label = "warpdns DPDK, 1 worker, authoritative hits with prometheus and log on"
 
-    def corefile(self):
-        return (self._io_block("") +
-                f"{self.zone.origin.rstrip('.')}:{self.port} {{\n"
-                f"    prometheus 127.0.0.1:{self.metrics_port}\n"
-                f"{self.LOG}"
-                f"    file {self.zone.path}\n"
-                "}\n")
+    def zone_plugins(self):
+        return f"    prometheus 127.0.0.1:{self.metrics_port}\n    log\n"
 
 
 class WarpdnsReplayStages(WarpdnsReplay):

@@ -198,9 +198,14 @@ class Warpdns(Server):
                               f"    forward . 127.0.0.1:{self.backend_port}\n"
                               f"}}\n")
             return [backend, ("warpdns", [self.binary, "-conf", conf], self.port)]
+        return self.file_setup(zone)
+
+    def file_setup(self, zone, plugins=""):
+        """The authoritative setup: `file` for the zone, after `plugins` (Corefile lines)."""
         conf = self.write("Corefile",
                           f"{zone.origin.rstrip('.')}:{self.port} {{\n"
                           f"    bind {self.listen}\n"
+                          f"{plugins}"
                           f"    file {zone.path}\n"
                           f"}}\n")
         return [("warpdns", [self.binary, "-conf", conf], self.port)]
@@ -215,15 +220,7 @@ class WarpdnsObserved(Warpdns):
         return "warpdns (socket, file, prometheus + log)"
 
     def configure(self, zone):
-        mport = procs.free_port()
-        conf = self.write("Corefile",
-                          f"{zone.origin.rstrip('.')}:{self.port} {{\n"
-                          f"    bind {self.listen}\n"
-                          f"    prometheus 127.0.0.1:{mport}\n"
-                          f"    log\n"
-                          f"    file {zone.path}\n"
-                          f"}}\n")
-        return [("warpdns", [self.binary, "-conf", conf], self.port)]
+        return self.file_setup(zone, f"    prometheus 127.0.0.1:{procs.free_port()}\n    log\n")
 
 
 def nsd_conf(d, listen, port, zone):

@@ -74,11 +74,7 @@ void Watcher::Sleep(int64_t ms) {
 void Watcher::Publish(std::shared_ptr<const Snapshot> snapshot) {
   current_.store(std::move(snapshot));
   // The fast path's answers were made from the previous snapshot.
-  if (config_.source != 0) {
-    fastpath::BumpSourceGeneration(config_.source);
-  } else {
-    fastpath::BumpDataGeneration();
-  }
+  fastpath::BumpSourceGeneration(config_.source);
   EndFirstRound();
 }
 

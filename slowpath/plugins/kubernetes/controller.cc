@@ -458,11 +458,7 @@ void Controller::Publish() {
   }
   // After the store: a reply memoized under the new generation was made
   // from this snapshot or a later one.
-  if (options_.source != 0) {
-    fastpath::BumpSourceGeneration(options_.source);
-  } else {
-    fastpath::BumpDataGeneration();
-  }
+  fastpath::BumpSourceGeneration(options_.source);
   synced_cv_.notify_all();
   working_.Seal();
   dirty_ = false;

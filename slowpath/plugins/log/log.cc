@@ -357,11 +357,11 @@ class Logger : public Plugin {
         host_->Log("[INFO] " + Render(rule.format, req, rec, MonotonicNs() - req.start_ns,
                                       UncompressedLength(req.msg)));
       }
-      // A reply the fast path may replay is logged there as here.
+      // A reply the fast path may replay is logged there as here (MayMemoize
+      // needs this plugin Deterministic: every rule has a sink).
       if (logged && Server::MayMemoize(req)) {
         req.replay.tags.log = rule.sink;
         req.replay.tags.log_rsize = static_cast<uint16_t>(std::min<size_t>(rec.length, UINT16_MAX));
-        if (rule.sink == 0) req.memoizable = false;
       }
       co_return result;
     }

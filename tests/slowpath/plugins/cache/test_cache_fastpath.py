@@ -29,8 +29,8 @@ alias 2 IN CNAME www
 """
 
 # The upstream and the cache on one process; prometheus sits in the
-# upstream's block, which keeps the cache's chain deterministic before the
-# cache (metrics are one registry).
+# upstream's block (metrics are one registry), so the cache's block has
+# nothing before the cache.
 COREFILE = """
 up.test:%(up)d {
     bind 127.0.0.1
