@@ -23,17 +23,25 @@ BIN = os.environ.get("WARPDNS_BIN", str(REPO / "build" / "control" / "warpdns"))
 STARTED = []
 
 
+_GIVEN_PORTS = set()
+
+
 def free_port():
-    """A port free for both UDP and TCP on 127.0.0.1 right now."""
+    """A port free for both UDP and TCP on 127.0.0.1 right now, and never handed out
+    before in this run (the socket is closed before the caller binds it, so two calls
+    could otherwise return the same port)."""
     for _ in range(100):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
             t.bind(("127.0.0.1", 0))
             port = t.getsockname()[1]
+            if port in _GIVEN_PORTS:
+                continue
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
                 try:
                     u.bind(("127.0.0.1", port))
                 except OSError:
                     continue
+            _GIVEN_PORTS.add(port)
             return port
     raise RuntimeError("no free port")
 

@@ -181,7 +181,7 @@ def test_failover_under_load(tmp_path):
         with Warpdns(tmp_path / "w", corefile) as srv:
             perf = subprocess.Popen(
                 ["dnsperf", "-s", "127.0.0.1", "-p", str(srv.port), "-d", str(names),
-                 "-l", "9", "-Q", "2000", "-t", "5"],
+                 "-l", "15", "-Q", "2000", "-t", "5"],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             to2 = 'to="%s"' % u2.addr
             # Both upstreams take traffic first.
@@ -234,7 +234,8 @@ def test_all_upstreams_down_servfail_quickly(tmp_path):
             # Before the probes mark them down: one refused exchange with each is the answer.
             assert srv.query("b.example.", "TXT", timeout=6).rcode() == dns.rcode.SERVFAIL
             first = time.monotonic() - start
-            assert first < 0.1
+            # Far below the 2 s read timeout: nothing waited for one (room for CI's stalls).
+            assert first < 0.5
             assert wait_metric(mport, lambda t: all(
                 metric(t, "coredns_forward_healthcheck_failures_total", 'to="%s"' % u.addr) >= 3
                 for u in ups), 5)
@@ -245,7 +246,7 @@ def test_all_upstreams_down_servfail_quickly(tmp_path):
                 times.append(time.monotonic() - t)
             print("all down: first query %.3fs, then SERVFAIL in at most %.1f ms"
                   % (first, 1000 * max(times)))
-            assert max(times) < 0.1
+            assert max(times) < 0.5
     finally:
         for u in ups:
             u.stop()

@@ -121,9 +121,12 @@ example.org:@PORT@ {
 """ % mport
     queries = tmp_path / "queries.txt"
     queries.write_text("www.example.org A\nwww.example.org AAAA\nnx.example.org A\nexample.org MX\n")
-    def dnsperf(port, rounds, clients, outstanding):
+    def dnsperf(port, rounds, clients, outstanding, rate=10000):
+        # The rate bounds how fast the rings fill while the test's reader of the server's
+        # stdout is descheduled (a full ring drops lines, counted): 4096 lines is 0.4 s.
         out = subprocess.run(["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(queries),
-                              "-n", str(rounds), "-c", str(clients), "-q", str(outstanding)],
+                              "-n", str(rounds), "-c", str(clients), "-q", str(outstanding),
+                              "-Q", str(rate)],
                              capture_output=True, text=True, timeout=60).stdout
         return int(re.search(r"Queries completed:\s+(\d+)", out).group(1)), out
 
