@@ -90,6 +90,16 @@ class LabelCache {
   std::unordered_map<std::string, T*> cache_;
 };
 
+// The labels of one of CoreDNS's DNS series: server, zone and view (views are not
+// supported yet: CoreDNS labels them ""), then the family's own.
+prometheus::Labels SeriesLabels(
+    const std::string& server, const std::string& zone,
+    std::initializer_list<std::pair<const char*, const std::string&>> own = {}) {
+  prometheus::Labels labels = {{"server", server}, {"zone", zone}, {"view", ""}};
+  for (const auto& [name, value] : own) labels.emplace(name, value);
+  return labels;
+}
+
 std::string Key(std::initializer_list<std::string_view> parts) {
   std::string key;
   for (std::string_view p : parts) {
@@ -129,8 +139,8 @@ void FoldFastSlots() {
   Families& f = GetFamilies();
   FastSlots& fs = GetFastSlots();
   std::lock_guard lock(fs.mu);
-  const std::string view;
   const std::string proto = "udp";
+  const std::string families[2] = {"1", "2"};
   using Bank = fastpath::StatsBank;
   for (auto& [id, slot] : fs.slots) {
     const Bank::Totals now = Bank::Get().Sum(id);
@@ -138,25 +148,23 @@ void FoldFastSlots() {
     for (int k = 0; k < 2; ++k) {
       if (now.requests[k] == was.requests[k]) continue;
       f.requests
-          .Add({{"server", slot.server}, {"zone", slot.zone}, {"view", view}, {"proto", proto},
-                {"family", k == 0 ? "1" : "2"}, {"type", slot.type}})
+          .Add(SeriesLabels(slot.server, slot.zone,
+                            {{"proto", proto}, {"family", families[k]}, {"type", slot.type}}))
           .Increment(static_cast<double>(now.requests[k] - was.requests[k]));
     }
     const uint64_t answers = now.requests[0] + now.requests[1] - was.requests[0] - was.requests[1];
     was.requests[0] = now.requests[0];
     was.requests[1] = now.requests[1];
     if (now.do_requests != was.do_requests) {
-      f.do_requests.Add({{"server", slot.server}, {"zone", slot.zone}, {"view", view}})
+      f.do_requests.Add(SeriesLabels(slot.server, slot.zone))
           .Increment(static_cast<double>(now.do_requests - was.do_requests));
       was.do_requests = now.do_requests;
     }
     if (answers == 0) continue;
     f.responses
-        .Add({{"server", slot.server}, {"zone", slot.zone}, {"view", view}, {"rcode", slot.rcode},
-              {"plugin", slot.plugin}})
+        .Add(SeriesLabels(slot.server, slot.zone, {{"rcode", slot.rcode}, {"plugin", slot.plugin}}))
         .Increment(static_cast<double>(answers));
-    const prometheus::Labels sized = {
-        {"server", slot.server}, {"zone", slot.zone}, {"view", view}, {"proto", proto}};
+    const prometheus::Labels sized = SeriesLabels(slot.server, slot.zone, {{"proto", proto}});
     f.request_size.Add(sized, kSizeBuckets)
         .ObserveMultiple(Deltas(now.request_size, was.request_size, Bank::kSizeBounds + 1),
                          static_cast<double>(now.request_size_sum - was.request_size_sum));
@@ -165,7 +173,7 @@ void FoldFastSlots() {
         .ObserveMultiple(Deltas(now.response_size, was.response_size, Bank::kSizeBounds + 1),
                          static_cast<double>(now.response_size_sum - was.response_size_sum));
     was.response_size_sum = now.response_size_sum;
-    f.duration.Add({{"server", slot.server}, {"zone", slot.zone}, {"view", view}}, DurationBuckets())
+    f.duration.Add(SeriesLabels(slot.server, slot.zone), DurationBuckets())
         .ObserveMultiple(Deltas(now.duration, was.duration, Bank::kDurationBounds + 1),
                          static_cast<double>(now.duration_sum_ns - was.duration_sum_ns) / 1e9);
     was.duration_sum_ns = now.duration_sum_ns;
@@ -228,53 +236,42 @@ void ReportRequest(const Request& req, std::string_view zone, int rcode, std::st
   const std::string proto(ProtoName(req.proto));
   const std::string family = req.Family() == 2 ? "2" : "1";
   const std::string type(req.msg.question.empty() ? "other" : TypeLabel(req.QType()));
-  const std::string view;  // views are not supported yet: CoreDNS labels them ""
 
   requests
-      .Get(Key({server, z, view, proto, family, type}),
+      .Get(Key({server, z, proto, family, type}),
            [&]() -> Counter& {
-             return f.requests.Add({{"server", server}, {"zone", z}, {"view", view},
-                                    {"proto", proto}, {"family", family}, {"type", type}});
+             return f.requests.Add(
+                 SeriesLabels(server, z, {{"proto", proto}, {"family", family}, {"type", type}}));
            })
       .Increment();
   if (req.Do()) {
     do_requests
-        .Get(Key({server, z, view}),
-             [&]() -> Counter& {
-               return f.do_requests.Add({{"server", server}, {"zone", z}, {"view", view}});
-             })
+        .Get(Key({server, z}),
+             [&]() -> Counter& { return f.do_requests.Add(SeriesLabels(server, z)); })
         .Increment();
   }
   request_size
-      .Get(Key({server, z, view, proto}),
+      .Get(Key({server, z, proto}),
            [&]() -> Histogram& {
-             return f.request_size.Add(
-                 {{"server", server}, {"zone", z}, {"view", view}, {"proto", proto}},
-                 kSizeBuckets);
+             return f.request_size.Add(SeriesLabels(server, z, {{"proto", proto}}), kSizeBuckets);
            })
       .Observe(static_cast<double>(req.size));
   const std::string rc = wire::RcodeToString(rcode);
   const std::string p(plugin);
   responses
-      .Get(Key({server, z, view, rc, p}),
+      .Get(Key({server, z, rc, p}),
            [&]() -> Counter& {
-             return f.responses.Add({{"server", server}, {"zone", z}, {"view", view},
-                                     {"rcode", rc}, {"plugin", p}});
+             return f.responses.Add(SeriesLabels(server, z, {{"rcode", rc}, {"plugin", p}}));
            })
       .Increment();
   duration
-      .Get(Key({server, z, view}),
-           [&]() -> Histogram& {
-             return f.duration.Add({{"server", server}, {"zone", z}, {"view", view}},
-                                   DurationBuckets());
-           })
+      .Get(Key({server, z}),
+           [&]() -> Histogram& { return f.duration.Add(SeriesLabels(server, z), DurationBuckets()); })
       .Observe(static_cast<double>(duration_ns) / 1e9);
   response_size_h
-      .Get(Key({server, z, view, proto}),
+      .Get(Key({server, z, proto}),
            [&]() -> Histogram& {
-             return f.response_size.Add(
-                 {{"server", server}, {"zone", z}, {"view", view}, {"proto", proto}},
-                 kSizeBuckets);
+             return f.response_size.Add(SeriesLabels(server, z, {{"proto", proto}}), kSizeBuckets);
            })
       .Observe(static_cast<double>(response_size));
 }
