@@ -123,6 +123,10 @@ struct Resource {
   const char* type_name;  // client-go's name in log lines
 };
 
+// CoreDNS's: pods that ran to completion or are lost have no records.
+constexpr char kPodFieldSelector[] =
+    "status.phase!=Succeeded,status.phase!=Failed,status.phase!=Unknown";
+
 constexpr Resource kResources[] = {
     {Kind::kNamespace, "/api/v1/namespaces", "*v1.Namespace"},
     {Kind::kService, "/api/v1/services", "*v1.Service"},
@@ -231,6 +235,7 @@ void Controller::Start(Reflector& r, int64_t now_ns) {
             "&timeoutSeconds=" + std::to_string(watch_seconds) + "&watch=true";
   }
   if (!r.selector.empty()) query += "&labelSelector=" + Escape(r.selector);
+  if (r.resource.kind == Kind::kPod) query += "&fieldSelector=" + Escape(kPodFieldSelector);
   r.curl = curl_easy_init();
   std::string error;
   if (!ConfigureRequest(options_.api, r.resource.path + query, r.curl, &r.headers, &error)) {

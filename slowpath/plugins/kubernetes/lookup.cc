@@ -503,7 +503,7 @@ class Backend {
     return err;
   }
 
-  // Kubernetes.Reverse: a service's cluster (or external) IP names the
+  // Kubernetes.Reverse: a service's cluster IP names the
   // service; otherwise every endpoint with the address names itself.
   Err Reverse(const wire::Name& name, std::vector<Entry>* out) const {
     Ip ip;

@@ -72,12 +72,6 @@ std::shared_ptr<const Service> DecodeService(const json& object) {
   svc->external_name = Str(spec, "externalName");
   for (const json& ip : List(spec, "clusterIPs")) svc->cluster_ips.push_back(ip.get<std::string>());
   if (svc->cluster_ips.empty()) svc->cluster_ips.push_back(Str(spec, "clusterIP"));
-  for (const json& ip : List(spec, "externalIPs"))
-    svc->external_ips.push_back(ip.get<std::string>());
-  for (const json& ingress : List(Child(Child(object, "status"), "loadBalancer"), "ingress")) {
-    std::string ip = Str(ingress, "ip");
-    svc->external_ips.push_back(ip.empty() ? Str(ingress, "hostname") : ip);
-  }
   svc->ports = Ports(List(spec, "ports"));
   return svc;
 }
@@ -116,10 +110,16 @@ std::shared_ptr<const Endpoints> DecodeEndpointSlice(const json& object) {
 std::shared_ptr<const Pod> DecodePod(const json& object) {
   const json& meta = Child(object, "metadata");
   if (!Str(meta, "deletionTimestamp").empty()) return nullptr;
+  // CoreDNS watches pods with a field selector leaving these phases out (a pod that
+  // enters one is a deletion to it); the API server applies it, this is for one that
+  // does not.
+  const json& status = Child(object, "status");
+  const std::string phase = Str(status, "phase");
+  if (phase == "Succeeded" || phase == "Failed" || phase == "Unknown") return nullptr;
   auto pod = std::make_shared<Pod>();
   pod->name = Str(meta, "name");
   pod->ns = Str(meta, "namespace");
-  pod->ip = Str(Child(object, "status"), "podIP");
+  pod->ip = Str(status, "podIP");
   return pod;
 }
 

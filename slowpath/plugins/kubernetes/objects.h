@@ -39,8 +39,6 @@ struct Service {
   std::string external_name;  // spec.externalName
   // spec.clusterIPs, else {spec.clusterIP}: "None" for a headless service.
   std::vector<std::string> cluster_ips;
-  // spec.externalIPs then the load balancer ingress IPs (reverse lookups).
-  std::vector<std::string> external_ips;
   std::vector<Port> ports;  // {{-1}} when the service declares none
 
   bool Headless() const { return cluster_ips.front() == "None"; }

@@ -3,13 +3,13 @@
 namespace warpdns::slowpath::kubernetes {
 namespace {
 
-// The secondary keys an object is indexed under, per index.
+// The secondary keys an object is indexed under, per index. A service is found by its
+// cluster IPs only: CoreDNS indexes external and load balancer IPs apart, for
+// k8s_external, so a reverse lookup of one is not this plugin's answer.
 void ForEachIpKey(const Service& svc, const std::function<void(const std::string&)>& f) {
-  for (const auto* list : {&svc.cluster_ips, &svc.external_ips}) {
-    for (const std::string& text : *list) {
-      Ip ip;
-      if (ParseIp(text, &ip)) f(IpKey(ip));
-    }
+  for (const std::string& text : svc.cluster_ips) {
+    Ip ip;
+    if (ParseIp(text, &ip)) f(IpKey(ip));
   }
 }
 

@@ -12,7 +12,9 @@ client-go reflector relies on:
   410 Expired Status (what the watch cache sends); an expired continue token
   gets HTTP 410;
 * labelSelector (the canonical form: k=v, k!=v, k, !k, k in (..), k notin (..))
-  filters lists and watches, an object leaving the selection being DELETED;
+  and fieldSelector (path=v, path==v, path!=v, comma-joined: `status.phase`
+  for pods, `metadata.name`, `metadata.namespace`) filter lists and watches, an
+  object leaving the selection being DELETED;
 * optional TLS with a client-certificate requirement, and a bearer token.
 
 Tests drive it in-process (FakeApiServer methods: apply, delete, compact,
@@ -71,6 +73,24 @@ def parse_selector(text):
         else:
             preds.append(lambda l, k=req: k in l)
     return lambda obj: all(p(obj["metadata"].get("labels") or {}) for p in preds)
+
+
+def parse_field_selector(text):
+    """Field selector -> predicate on an object (dotted paths, =, == and !=)."""
+    preds = []
+    for req in (text or "").split(","):
+        req = req.strip()
+        if not req:
+            continue
+        negate = "!=" in req
+        path, value = re.split(r"!=|==|=", req, maxsplit=1)
+
+        def get(obj, path=path):
+            for part in path.split("."):
+                obj = obj.get(part) if isinstance(obj, dict) else None
+            return "" if obj is None else str(obj)
+        preds.append(lambda o, g=get, v=value, n=negate: (g(o) != v) if n else (g(o) == v))
+    return lambda obj: all(p(obj) for p in preds)
 
 
 def status(code, reason, message):
@@ -264,7 +284,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._json(404, status(404, "NotFound", "the server could not find the requested resource"))
         self.api.requests.append((url.path, query))
         resource, list_kind, api_version, _ = RESOURCES[url.path]
-        selector = parse_selector(query.get("labelSelector"))
+        labels = parse_selector(query.get("labelSelector"))
+        fields = parse_field_selector(query.get("fieldSelector"))
+
+        def selector(obj):
+            return labels(obj) and fields(obj)
         if query.get("watch") in ("1", "true"):
             return self._watch(resource, api_version, selector, query)
         return self._list(resource, list_kind, api_version, selector, query)

@@ -543,6 +543,20 @@ def test_label_selectors_filter_on_the_server(api, tmp_path):
         assert q["labelSelector"] == "tier in (db,web)"
 
 
+def test_ptr_names_cluster_ips_only(api, tmp_path):
+    """A reverse lookup finds a service by its cluster IPs; external and load balancer
+    IPs are k8s_external's (CoreDNS indexes them apart), so they are NXDOMAIN here."""
+    svc = service("testns", "lb", "10.3.0.77")
+    svc["spec"].update(type="LoadBalancer", externalIPs=["192.0.2.10"])
+    svc["status"] = {"loadBalancer": {"ingress": [{"ip": "198.51.100.7"}]}}
+    api.apply(svc)
+    with Warpdns(tmp_path, corefile(api)) as w:
+        r = poll(lambda: (lambda r: r.answer and r)(w.query("77.0.3.10.in-addr.arpa", "PTR")))
+        assert rr_texts(r.answer) == ["77.0.3.10.in-addr.arpa. 5 IN PTR lb.testns.svc.cluster.local."]
+        for name in ("10.2.0.192.in-addr.arpa", "7.100.51.198.in-addr.arpa"):
+            assert rcode(w, name, "PTR") == "NXDOMAIN", name
+
+
 def test_pods_verified_follow_the_pods_and_metrics(api, tmp_path):
     metrics = free_port()
     with Warpdns(tmp_path, corefile(api, "        pods verified\n",
@@ -556,6 +570,17 @@ def test_pods_verified_follow_the_pods_and_metrics(api, tmp_path):
         poll(lambda: answers(w, "1-2-3-4.testns.pod.cluster.local") == ["1.2.3.4"])
         api.delete("pods", "testns", "new-pod")
         poll(lambda: rcode(w, "1-2-3-4.testns.pod.cluster.local") == "NXDOMAIN")
+        # A pod that ran to completion (or failed) has no record: CoreDNS watches pods with
+        # a field selector leaving those phases out, so entering one is a deletion.
+        pod["metadata"]["name"] = "job-pod"
+        api.apply(pod)
+        poll(lambda: answers(w, "1-2-3-4.testns.pod.cluster.local") == ["1.2.3.4"])
+        pod["status"]["phase"] = "Succeeded"
+        api.apply(pod)
+        poll(lambda: rcode(w, "1-2-3-4.testns.pod.cluster.local") == "NXDOMAIN")
+        assert all(q.get("fieldSelector") ==
+                   "status.phase!=Succeeded,status.phase!=Failed,status.phase!=Unknown"
+                   for p, q in api.requests if p == "/api/v1/pods")
 
         # A headless service's endpoints change: the programming latency is observed.
         hdls = json.loads(json.dumps(CLUSTER["endpointslices"][3]))
