@@ -36,14 +36,45 @@ void WriteRejectReply(const uint8_t* pkt, size_t len, int rcode, std::vector<uin
   wire::WriteMessage(m, wire::kMaxMessageSize, reply);
 }
 
+// request.SizeAndDo: the reply to a query with an OPT carries one that reflects
+// it: version 0, the client's UDP size (not an upstream's), the low flag bits
+// cleared and DO set when the query's is. Options a reply has are kept; an OPT
+// added here has none (as wire::MakeReply's). The extended rcode is the
+// message's own (miekg/dns recomputes it when packing).
+bool SizeAndDo(const wire::Edns& query, wire::Edns* reply) {
+  // A query of another EDNS version got BADVERS before the scrub writer.
+  if (query.version != 0) return false;
+  const uint16_t flags = static_cast<uint16_t>(
+      ((reply->present ? reply->flags : query.flags) & 0xff00) | (query.flags & wire::kEdnsDoBit));
+  if (reply->present && reply->version == 0 && reply->udp_size == query.udp_size &&
+      reply->flags == flags) {
+    return false;
+  }
+  reply->present = true;
+  reply->version = 0;
+  reply->udp_size = query.udp_size;
+  reply->flags = flags;
+  return true;
+}
+
 }  // namespace
 
 void BufferWriter::WriteMsg(const wire::Message& reply) {
   // Like CoreDNS, a second write on the same request is an error; ignore it.
   if (written_) return;
   written_ = true;
-  wire::WriteMessage(reply, max_size_, out_);
-  if (keep_ != nullptr) *keep_ = reply;
+  const wire::Message* out = &reply;
+  wire::Message scrubbed;
+  if (query_edns_ != nullptr && query_edns_->present) {
+    wire::Edns edns = reply.edns;
+    if (SizeAndDo(*query_edns_, &edns)) {
+      scrubbed = reply;
+      scrubbed.edns = std::move(edns);
+      out = &scrubbed;
+    }
+  }
+  wire::WriteMessage(*out, max_size_, out_);
+  if (keep_ != nullptr) *keep_ = *out;
 }
 
 void Server::AddZone(const std::string& zone, std::shared_ptr<Chain> chain) {
@@ -109,7 +140,7 @@ Server::Admission Server::Admit(const uint8_t* pkt, size_t len, const sockaddr_s
 
 Task<void> Server::Respond(Request& req, std::vector<uint8_t>* reply) {
   reply->clear();
-  BufferWriter w(req.UdpSize(), reply);
+  BufferWriter w(req.UdpSize(), reply, nullptr, &req.msg.edns);
   bool failed = false;
   try {
     co_await Serve(req, w);

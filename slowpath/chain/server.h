@@ -46,11 +46,13 @@ struct ServerCounters {
 };
 
 // Collects the reply a chain writes, serialised to the transport's size
-// limit (the scrub writer: truncation with TC to the client's UDP size).
+// limit: CoreDNS's scrub writer (truncation with TC to the client's UDP size,
+// and, given the query's EDNS, its OPT reflected in the reply).
 class BufferWriter : public ResponseWriter {
  public:
-  BufferWriter(size_t max_size, std::vector<uint8_t>* out, wire::Message* keep = nullptr)
-      : max_size_(max_size), out_(out), keep_(keep) {}
+  BufferWriter(size_t max_size, std::vector<uint8_t>* out, wire::Message* keep = nullptr,
+               const wire::Edns* query_edns = nullptr)
+      : max_size_(max_size), out_(out), keep_(keep), query_edns_(query_edns) {}
   void WriteMsg(const wire::Message& reply) override;
   bool Written() const override { return written_; }
   size_t Len() const override { return out_->size(); }
@@ -59,6 +61,7 @@ class BufferWriter : public ResponseWriter {
   size_t max_size_;
   std::vector<uint8_t>* out_;
   wire::Message* keep_;
+  const wire::Edns* query_edns_;
   bool written_ = false;
 };
 

@@ -155,9 +155,12 @@ class Forward : public Plugin {
         co_return Result{};
       }
       const int rcode = r.reply.Rcode();
-      if (Contains(options_.failover_rcodes, rcode) && fails < n) {
-        ++fails;
-        continue;
+      // failover: the next upstream, until each has answered one of these (or failed);
+      // then the last reply is the answer (CoreDNS would go round again until the
+      // deadline).
+      if (Contains(options_.failover_rcodes, rcode)) {
+        failed |= 1u << Index(u);
+        if (!AllFailedOrDown(failed)) continue;
       }
       if (Contains(options_.next_rcodes, rcode) && next() != nullptr &&
           next()->Name() == "forward") {
@@ -257,9 +260,13 @@ bool ParseInt(const std::string& text, int64_t* out) {
   return ec == std::errc() && p == end;
 }
 
+// miekg/dns's StringToRcode, looked up in upper case as CoreDNS does.
 bool RcodeFromString(std::string_view text, int* rcode) {
+  std::string upper(text);
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (upper == "NOTIMPL") upper = "NOTIMP";
   for (int rc = 0; rc <= 23; ++rc) {
-    if (wire::RcodeToString(rc) == text) {
+    if (wire::RcodeToString(rc) == upper) {
       *rcode = rc;
       return true;
     }
@@ -385,6 +392,9 @@ std::unique_ptr<Plugin> Setup(SetupContext& ctx, std::string* error) {
       for (const config::Token& t : a) {
         int rcode = 0;
         if (!RcodeFromString(t.text, &rcode)) return fail(t, t.text + " is not a valid rcode");
+        if (key == "failover" && rcode == wire::rcode::kNoError) {
+          return fail(t, "NoError cannot be used in failover");
+        }
         (key == "next" ? options.next_rcodes : options.failover_rcodes).push_back(rcode);
       }
     } else if (key == "failfast_all_unhealthy_upstreams") {
@@ -399,7 +409,9 @@ std::unique_ptr<Plugin> Setup(SetupContext& ctx, std::string* error) {
   // TLS upstreams verify with the `tls` files (CERT KEY, CA, or CERT KEY CA;
   // none: system roots) and the server name of tls_servername.
   std::shared_ptr<upstream::TlsContext> tls;
-  if (std::any_of(endpoints.begin(), endpoints.end(), [](const auto& e) { return e.tls; })) {
+  // CoreDNS reads the `tls` files while parsing, whether or not an upstream uses them.
+  if (!tls_args.empty() ||
+      std::any_of(endpoints.begin(), endpoints.end(), [](const auto& e) { return e.tls; })) {
     std::string cert, key, ca;
     if (tls_args.size() == 1) ca = tls_args[0];
     if (tls_args.size() >= 2) cert = tls_args[0], key = tls_args[1];

@@ -363,3 +363,92 @@ wrong.example:@PORT@ {
             assert srv.query("d.wrong.example.", "TXT", timeout=4).rcode() == dns.rcode.SERVFAIL
     finally:
         up.stop()
+
+
+def test_reply_opt_reflects_the_client_not_the_upstream(tmp_path):
+    """CoreDNS's scrub writer: the reply's OPT carries the client's UDP size and DO bit,
+    whatever the upstream advertised (Unbound says 1232), on a cache miss and a hit."""
+    ups = upstreams(tmp_path, 1)
+    corefile = """.:@PORT@ {
+  bind 127.0.0.1
+  forward . %s
+}
+cached.example:@PORT@ {
+  bind 127.0.0.1
+  cache 30
+  forward . %s
+}
+""" % (ups[0].addr, ups[0].addr)
+    try:
+        with Warpdns(tmp_path / "w", corefile) as srv:
+            for k, (payload, dnssec, tcp) in enumerate(
+                    [(4096, False, False), (600, True, False), (512, False, True),
+                     (8192, True, True)]):
+                for zone in ("example.", "cached.example.", "cached.example."):
+                    r = srv.query("q%d.%s" % (k, zone), "TXT", use_edns=0, payload=payload,
+                                  want_dnssec=dnssec, tcp=tcp)
+                    what = (zone, payload, dnssec, tcp)
+                    assert txt(r) == "u1", what
+                    assert r.edns == 0 and r.payload == payload, (what, r.payload)
+                    assert bool(r.ednsflags & dns.flags.DO) == dnssec, what
+            # No OPT in the query: none added.
+            r = srv.query("plain.example.", "TXT", use_edns=False)
+            assert txt(r) == "u1" and r.edns == -1
+    finally:
+        ups[0].stop()
+
+
+def test_failover_rcodes_any_case_and_the_last_reply_when_all_fail(tmp_path):
+    refusing = [Unbound(tmp_path, text="r%d" % k, label="r%d" % k,
+                        local_zones=["bad.example. always_refuse"]) for k in (1, 2)]
+    good = Unbound(tmp_path, text="u2", label="good")
+    corefile = """one.example:@PORT@ {
+  bind 127.0.0.1
+  forward . %s %s {
+    policy sequential
+    failover refused servfail
+  }
+}
+all.example:@PORT@ {
+  bind 127.0.0.1
+  forward . %s %s {
+    policy sequential
+    failover REFUSED
+    next nxdomain
+  }
+}
+""" % (refusing[0].addr, good.addr, refusing[0].addr, refusing[1].addr)
+    # Both refuse names under bad.example; rewrite-free: ask them directly for such names.
+    corefile = corefile.replace("one.example", "bad.example", 1).replace(
+        "all.example", "x.bad.example", 1)
+    try:
+        with Warpdns(tmp_path / "w", corefile) as srv:
+            # The first refuses, the second answers.
+            assert txt(srv.query("a.bad.example.", "TXT")) == "u2"
+            # Every upstream refuses: the last reply, at once (not a spin to the deadline).
+            t = time.monotonic()
+            r = srv.query("a.x.bad.example.", "TXT", timeout=6)
+            took = time.monotonic() - t
+            print("all upstreams answered a failover rcode: %s in %.3fs"
+                  % (dns.rcode.to_text(r.rcode()), took))
+            assert r.rcode() == dns.rcode.REFUSED
+            assert took < 1.0
+        # NOERROR is no failover rcode; neither is a made-up one.
+        for bad, message in (("failover NOERROR", "NoError cannot be used in failover"),
+                             ("failover noerror", "NoError cannot be used in failover"),
+                             ("next nxdomainx", "nxdomainx is not a valid rcode")):
+            text = ".:@PORT@ {\n  forward . %s {\n    %s\n  }\n}\n" % (good.addr, bad)
+            w = Warpdns(tmp_path / ("bad-" + bad.replace(" ", "-")), text, expect_fail=True)
+            assert w.wait_exit(10) == 1
+            assert any(message in line for line in w.output()), w.output()
+    finally:
+        for u in refusing + [good]:
+            u.stop()
+
+
+def test_tls_files_are_read_at_setup_whatever_the_upstreams(tmp_path):
+    text = ".:@PORT@ {\n  forward . 127.0.0.1:5300 {\n    tls %s/no-cert.pem %s/no-key.pem\n  }\n}\n" % (
+        tmp_path, tmp_path)
+    w = Warpdns(tmp_path / "w", text, expect_fail=True)
+    assert w.wait_exit(10) == 1
+    assert any("plugin/forward" in line for line in w.output()), w.output()
