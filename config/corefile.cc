@@ -115,11 +115,17 @@ class TokenStream {
     return nullptr;
   }
 
-  // Consumes the token the last Peek()/PeekRaw() returned (must be non-null).
+  // Consumes the token the last Peek()/PeekRaw() returned (must be non-null),
+  // appending it to the recording, if one is on.
   LexToken Take() {
-    Frame& f = frames_.back();
-    return (*f.tokens)[f.pos++];
+    LexToken t = TakeUnrecorded();
+    if (record_ != nullptr) record_->push_back(t.token);
+    return t;
   }
+
+  // While `tokens` is set, every token taken is appended to it (the tokens of
+  // one directive, for Corefile::canonical); nullptr stops it.
+  void Record(std::vector<Token>* tokens) { record_ = tokens; }
 
   bool failed() const { return !error_.empty(); }
   const std::string& error() const { return error_; }
@@ -173,8 +179,14 @@ class TokenStream {
     return false;
   }
 
+  LexToken TakeUnrecorded() {
+    Frame& f = frames_.back();
+    return (*f.tokens)[f.pos++];
+  }
+
+  // Caddy leaves the `import` line out of a directive's tokens.
   bool ExpandImport() {
-    const LexToken import = Take();
+    const LexToken import = TakeUnrecorded();
     const Token& at = import.token;
     // The argument and the end of the statement must sit in the same frame:
     // a frame's successor always starts a new line.
@@ -273,7 +285,69 @@ class TokenStream {
   std::map<std::string, std::shared_ptr<const TokenList>> file_cache_;
   int imports_ = 0;
   std::string error_;
+  std::vector<Token>* record_ = nullptr;
 };
+
+// Go's encoding/json string: quotes, backslash and control characters escaped,
+// and <, >, & as \u003c... (json.Marshal escapes HTML by default).
+void AppendJsonString(std::string_view text, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(static_cast<char>(c));
+    } else if (c == '\n') {
+      out->append("\\n");
+    } else if (c == '\r') {
+      out->append("\\r");
+    } else if (c == '\t') {
+      out->append("\\t");
+    } else if (c < 0x20 || c == '<' || c == '>' || c == '&') {
+      out->append("\\u00");
+      out->push_back(kHex[c >> 4]);
+      out->push_back(kHex[c & 0xf]);
+    } else if (c == 0xe2 && i + 2 < text.size() && static_cast<unsigned char>(text[i + 1]) == 0x80 &&
+               (static_cast<unsigned char>(text[i + 2]) & 0xfe) == 0xa8) {
+      out->append(static_cast<unsigned char>(text[i + 2]) == 0xa8 ? "\\u2028" : "\\u2029");
+      i += 2;
+    } else {
+      out->push_back(static_cast<char>(c));
+    }
+  }
+  out->push_back('"');
+}
+
+// One Caddy ServerBlock as json.Marshal writes it (map keys sorted).
+void AppendCanonicalBlock(const std::vector<std::string>& keys,
+                          const std::map<std::string, std::vector<Token>>& tokens,
+                          std::string* out) {
+  out->append(out->empty() ? "[" : ",");
+  out->append("{\"Keys\":[");
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    AppendJsonString(keys[i], out);
+  }
+  out->append("],\"Tokens\":{");
+  bool first = true;
+  for (const auto& [name, list] : tokens) {
+    if (!first) out->push_back(',');
+    first = false;
+    AppendJsonString(name, out);
+    out->append(":[");
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (i > 0) out->push_back(',');
+      out->append("{\"File\":");
+      AppendJsonString(list[i].file, out);
+      out->append(",\"Line\":" + std::to_string(list[i].line) + ",\"Text\":");
+      AppendJsonString(list[i].text, out);
+      out->push_back('}');
+    }
+    out->push_back(']');
+  }
+  out->append("}}");
+}
 
 enum class BlockKind { kServer, kGlobal, kNested };
 
@@ -298,6 +372,8 @@ class Parser {
       if (!ParseServerBlock()) return false;
     }
     if (stream_.failed()) return Fail(stream_.error());
+    // A nil slice when there is no block, as Go marshals it.
+    corefile_->canonical = corefile_->canonical.empty() ? "null" : corefile_->canonical + "]";
     return true;
   }
 
@@ -329,6 +405,8 @@ class Parser {
   }
 
   bool ParseServerBlock() {
+    raw_keys_.clear();
+    block_tokens_.clear();
     std::vector<Token> keys;
     Token last;
     bool expecting_another = false;  // previous key ended with ','
@@ -363,6 +441,8 @@ class Parser {
         return Fail(ErrorAt(key, "Empty server block key (an unset environment variable?)"));
       }
       expecting_another = key.text.back() == ',';
+      // Caddy's key: the token less a trailing comma.
+      raw_keys_.push_back(key.text.substr(0, key.text.size() - (expecting_another ? 1 : 0)));
       size_t start = 0;
       while (start <= key.text.size()) {
         size_t comma = key.text.find(',', start);
@@ -402,6 +482,7 @@ class Parser {
     }
     if (!CheckDuplicates(block)) return false;
     corefile_->blocks.push_back(std::move(block));
+    AppendCanonicalBlock(raw_keys_, block_tokens_, &corefile_->canonical);
     return true;
   }
 
@@ -463,6 +544,8 @@ class Parser {
         return Fail(ErrorAt(t->token, "Unexpected '{', expected a directive name"));
 
       Directive d;
+      // A server block's directive: it and everything up to its end are its tokens.
+      if (kind == BlockKind::kServer) stream_.Record(&block_tokens_[t->token.text]);
       d.name = stream_.Take().token;
       if (kind == BlockKind::kServer && !ValidDirective(d.name.text)) {
         return Fail(ErrorAt(d.name, "Unknown directive '" + d.name.text + "'"));
@@ -485,6 +568,7 @@ class Parser {
                               "Unexpected '" + t->token.text + "' after '}', expected a new line"));
         }
       }
+      if (kind == BlockKind::kServer) stream_.Record(nullptr);
       out->push_back(std::move(d));
     }
   }
@@ -495,6 +579,9 @@ class Parser {
   std::string error_;
   bool seen_server_block_ = false;
   std::set<std::string> served_;  // Address::ToString() of unfiltered blocks
+  // The block being parsed as Caddy sees it, for Corefile::canonical.
+  std::vector<std::string> raw_keys_;
+  std::map<std::string, std::vector<Token>> block_tokens_;
 };
 
 }  // namespace

@@ -56,8 +56,13 @@ struct Corefile {
   // warpdns appliance settings: a leading block with no keys "{ ... }".
   std::optional<Directive> global;
   std::vector<ServerBlock> blocks;
-  // Every file read (the Corefile and its imports), for reload checksums.
+  // Every file read (the Corefile and its imports).
   std::vector<std::string> files;
+  // The server blocks as CoreDNS's reload plugin hashes them: Go's
+  // json.Marshal of Caddy's []ServerBlock{Keys, Tokens: directive -> its
+  // tokens {File, Line, Text}} (snippets and the keyless global block left
+  // out). Comments and blank space that move no token do not change it.
+  std::string canonical;
 };
 
 struct ParseOptions {

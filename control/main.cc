@@ -222,23 +222,35 @@ int Main(int argc, char** argv) {
     fprintf(stderr, "%s\n", error.c_str());
     return 1;
   }
+  auto parse = [&](std::string* error) {
+    return path.empty()
+               ? config::ParseCorefile(embedded, "embedded default", parse_options, error)
+               : config::ParseCorefileFile(path, parse_options, error);
+  };
   // Parses, builds aside and activates; on any error the running
-  // configuration stays. Returns the files read (for the reload checksum).
-  auto load = [&](std::vector<std::string>* files, std::string* error) -> bool {
-    std::optional<config::Corefile> corefile =
-        path.empty() ? config::ParseCorefile(embedded, "embedded default", parse_options, error)
-                     : config::ParseCorefileFile(path, parse_options, error);
+  // configuration stays. Returns the files read and the canonical form (for
+  // the reload checksum).
+  auto load = [&](std::vector<std::string>* files, std::string* canonical,
+                  std::string* error) -> bool {
+    std::optional<config::Corefile> corefile = parse(error);
     if (!corefile) return false;
     std::shared_ptr<Instance> instance = Instance::Build(
         *corefile, [&](const ListenKey& k) { return runtime.CountersFor(k); }, error);
     if (!instance || !runtime.Activate(instance, error)) return false;
     *files = corefile->files;
+    *canonical = corefile->canonical;
     return true;
+  };
+  const ReloadWatch::Parse canonical_now = [&]() -> std::optional<std::string> {
+    std::optional<config::Corefile> corefile = parse(nullptr);
+    if (!corefile) return std::nullopt;
+    return corefile->canonical;
   };
 
   std::string error;
   std::vector<std::string> files;
-  if (!load(&files, &error)) {
+  std::string canonical;
+  if (!load(&files, &canonical, &error)) {
     fprintf(stderr, "%s\n", error.c_str());
     return 1;
   }
@@ -248,31 +260,48 @@ int Main(int argc, char** argv) {
   }
   // Hashed before anything is announced: a change made right after the
   // banner must count as a change.
-  ReloadWatch watch(files);
+  ReloadWatch watch(canonical_now, files, canonical);
   if (!path.empty()) runtime.SetConfigHash(watch.hash());
   if (!flags.pidfile.empty()) {
     std::ofstream(flags.pidfile) << getpid() << "\n";
   }
+  // CoreDNS's reload plugin says what it runs at every start of an instance
+  // (at start-up between the listeners and the version, as CoreDNS prints it).
+  auto log_running = [&] {
+    if (!path.empty() && runtime.current()->reload_interval_ms() > 0) {
+      LogLine("[INFO] plugin/reload: Running configuration SHA512 = " + watch.hash());
+    }
+  };
   if (!flags.quiet) {
     for (const std::string& line : runtime.current()->listen_lines()) LogLine(line);
+  }
+  log_running();
+  if (!flags.quiet) {
     LogLine("warpdns-" + std::string(Version()));
     LogLine(BuildInfo());
-    FlushLog();
   }
+  FlushLog();
   auto reload = [&](const std::string& why) {
     LogLine("[INFO] " + why + "Reloading");
     std::vector<std::string> new_files;
+    std::string new_canonical;
     std::string err;
-    if (!load(&new_files, &err)) {
+    if (!load(&new_files, &new_canonical, &err)) {
       runtime.CountReloadFailure();
-      LogLine("[ERROR] " + why + "Corefile changed but reload failed: " + err);
+      // CoreDNS: the plugin's line, the error from starting the new instance.
+      LogLine("[ERROR] " + (why.empty() ? std::string("plugin/reload: ") : why) +
+              "Corefile changed but reload failed: " + err);
       watch.Remember();  // do not retry the same broken content every interval
+      // As CoreDNS, the version metric names what was tried.
+      if (std::optional<std::string> tried = canonical_now()) {
+        runtime.SetConfigHash(ReloadWatch::Sha512Hex(*tried));
+      }
       return;
     }
-    watch = ReloadWatch(new_files);
+    watch = ReloadWatch(canonical_now, new_files, new_canonical);
     runtime.SetConfigHash(watch.hash());
-    LogLine("[INFO] plugin/reload: Running configuration SHA512 = " + watch.hash());
     LogLine("[INFO] " + why + "Reloading complete");
+    log_running();
   };
 
   for (;;) {

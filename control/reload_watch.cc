@@ -8,24 +8,16 @@
 
 namespace warpdns::control {
 
-ReloadWatch::ReloadWatch(std::vector<std::string> files) : files_(std::move(files)) {
-  hash_ = HashFiles();
+ReloadWatch::ReloadWatch(Parse parse, std::vector<std::string> files,
+                         const std::string& canonical)
+    : parse_(std::move(parse)), files_(std::move(files)), hash_(Sha512Hex(canonical)) {
+  seen_ = "parsed " + hash_;
 }
 
-std::string ReloadWatch::HashFiles() const {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha512(), nullptr);
-  for (const std::string& f : files_) {
-    std::ifstream in(f, std::ios::binary);
-    std::stringstream buf;
-    buf << in.rdbuf();
-    const std::string content = buf.str();
-    EVP_DigestUpdate(ctx, content.data(), content.size());
-  }
+std::string ReloadWatch::Sha512Hex(std::string_view text) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx, digest, &len);
-  EVP_MD_CTX_free(ctx);
+  EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha512(), nullptr);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
   for (unsigned int i = 0; i < len; ++i) {
@@ -33,6 +25,18 @@ std::string ReloadWatch::HashFiles() const {
     hex.push_back(kHex[digest[i] & 0xf]);
   }
   return hex;
+}
+
+std::string ReloadWatch::Fingerprint() const {
+  if (std::optional<std::string> canonical = parse_()) return "parsed " + Sha512Hex(*canonical);
+  std::string raw;
+  for (const std::string& f : files_) {
+    std::ifstream in(f, std::ios::binary);
+    std::stringstream buf;
+    buf << in.rdbuf();
+    raw += buf.str();
+  }
+  return "raw " + Sha512Hex(raw);
 }
 
 bool ReloadWatch::Due(int64_t interval_ms, int64_t jitter_ms) {
@@ -47,8 +51,8 @@ bool ReloadWatch::Due(int64_t interval_ms, int64_t jitter_ms) {
   return due;
 }
 
-bool ReloadWatch::Changed() const { return HashFiles() != hash_; }
+bool ReloadWatch::Changed() const { return Fingerprint() != seen_; }
 
-void ReloadWatch::Remember() { hash_ = HashFiles(); }
+void ReloadWatch::Remember() { seen_ = Fingerprint(); }
 
 }  // namespace warpdns::control

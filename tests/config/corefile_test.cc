@@ -756,5 +756,30 @@ TEST(AddressTest, ParseAddressKeyDirectly) {
   EXPECT_THAT(error, StartsWith("Corefile:3 - Error during parsing: Invalid port '65536'"));
 }
 
+TEST(CorefileTest, CanonicalIsCaddysServerBlocksAsGoMarshalsThem) {
+  // Snippets and the import line are left out, the snippet's tokens are the
+  // directive's; nested blocks keep their braces; a directive used twice
+  // gathers both; map keys sorted; <, > and & escaped as Go's json.Marshal does.
+  Corefile c = Parse(
+      "(common) {\n  errors\n}\n"
+      "a.org, b.org {\n  whoami\n  import common\n  hosts {\n    192.0.2.1 x<y>&z\n  }\n"
+      "  errors \"say \\\"hi\\\"\"\n}\n");
+  EXPECT_EQ(c.canonical,
+            R"([{"Keys":["a.org","b.org"],"Tokens":{)"
+            R"("errors":[{"File":"Corefile","Line":2,"Text":"errors"},)"
+            R"({"File":"Corefile","Line":10,"Text":"errors"},)"
+            R"({"File":"Corefile","Line":10,"Text":"say \"hi\""}],)"
+            R"("hosts":[{"File":"Corefile","Line":7,"Text":"hosts"},)"
+            R"({"File":"Corefile","Line":7,"Text":"{"},)"
+            R"({"File":"Corefile","Line":8,"Text":"192.0.2.1"},)"
+            R"({"File":"Corefile","Line":8,"Text":"x\u003cy\u003e\u0026z"},)"
+            R"({"File":"Corefile","Line":9,"Text":"}"}],)"
+            R"("whoami":[{"File":"Corefile","Line":5,"Text":"whoami"}]}}])");
+  // Only comments and blank space differ: the same form.
+  EXPECT_EQ(Parse("a.org {\n  whoami # me\n}\n").canonical,
+            Parse("a.org {   \n  whoami\n}  # end\n\n# more\n").canonical);
+  EXPECT_EQ(Parse("# nothing\n").canonical, "null");
+}
+
 }  // namespace
 }  // namespace warpdns::config

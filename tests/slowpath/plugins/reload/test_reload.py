@@ -108,3 +108,43 @@ def test_reload_plugin_picks_up_a_new_block_on_a_new_port(tmp_path):
         with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=5) as r:
             text = r.read().decode()
         assert re.search(r'coredns_reload_version_info\{hash="sha512",value="[0-9a-f]{128}"\} 1', text)
+
+
+def test_reload_hashes_the_parsed_corefile_as_coredns(tmp_path):
+    """CoreDNS hashes json.Marshal of Caddy's parsed server blocks: the start-up line names
+    that SHA512 (between the listener and the version lines), a comment that moves no token
+    is no change, a new directive is."""
+    import hashlib
+    import json
+    import time
+
+    text = ("# the test's server\nexample.org:@PORT@ {\n    bind 127.0.0.1\n"
+            "    reload 2s 1s\n    whoami # answers everything\n}\n")
+    with Warpdns(tmp_path, text) as s:
+        path = str(s.corefile)
+
+        def tokens(line, *words):
+            return [{"File": path, "Line": line, "Text": w} for w in words]
+        blocks = [{"Keys": ["example.org:%d" % s.port],
+                   "Tokens": {"bind": tokens(3, "bind", "127.0.0.1"),
+                              "reload": tokens(4, "reload", "2s", "1s"),
+                              "whoami": tokens(5, "whoami")}}]
+        want = hashlib.sha512(json.dumps(blocks, separators=(",", ":")).encode()).hexdigest()
+        out = s.output()
+        banner = next(i for i, l in enumerate(out) if l.startswith("warpdns-"))
+        running = [i for i, l in enumerate(out)
+                   if l == "[INFO] plugin/reload: Running configuration SHA512 = " + want]
+        assert running and running[0] < banner, out
+        assert out[running[0] - 1] == "example.org.:%d" % s.port, out
+
+        # A comment and blank space: the same tokens, no reload. Nothing signals "checked
+        # and unchanged", so this waits out one longest period (2 s + 1 s jitter).
+        start = len(s.output())
+        rewrite_corefile(s, text.replace("whoami #", "whoami   # still") + "# more\n\n")
+        time.sleep(3.5)
+        assert not any("Reloading" in l for l in s.output()[start:]), s.output()[start:]
+        # A real change is one.
+        rewrite_corefile(s, text.replace("    whoami", "    log\n    whoami"))
+        s.wait_for_line(lambda l: l == "[INFO] Reloading complete", start=start, timeout=15)
+        line = s.wait_for_line(lambda l: "Running configuration SHA512" in l, start=start)
+        assert want not in line
