@@ -106,8 +106,9 @@ const std::vector<std::string_view>& PluginOrder();
 int PluginIndex(std::string_view name);
 
 // Parses a Go-style duration ("5s", "1m30s", "250ms", "1h"). Returns false if
-// malformed. Plain integers are rejected (CoreDNS requires a unit).
-bool ParseDuration(std::string_view text, int64_t* nanoseconds);
+// malformed, with Go's time.ParseDuration message in *error when given
+// (`time: missing unit in duration "10"`). Plain integers but 0 are rejected.
+bool ParseDuration(std::string_view text, int64_t* nanoseconds, std::string* error = nullptr);
 
 }  // namespace warpdns::config
 

@@ -1,4 +1,5 @@
 // Go's time.ParseDuration, which CoreDNS plugins use for every duration.
+#include <string>
 #include <string_view>
 
 #include "config/corefile.h"
@@ -28,7 +29,12 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 }  // namespace
 
-bool ParseDuration(std::string_view s, int64_t* nanoseconds) {
+bool ParseDuration(std::string_view s, int64_t* nanoseconds, std::string* error) {
+  const std::string quoted = "\"" + std::string(s) + "\"";
+  auto invalid = [&] {
+    if (error != nullptr) *error = "time: invalid duration " + quoted;
+    return false;
+  };
   bool negative = false;
   if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
     negative = s[0] == '-';
@@ -38,18 +44,18 @@ bool ParseDuration(std::string_view s, int64_t* nanoseconds) {
     *nanoseconds = 0;
     return true;
   }
-  if (s.empty()) return false;
+  if (s.empty()) return invalid();
 
   uint64_t total = 0;
   while (!s.empty()) {
-    if (!(s[0] == '.' || IsDigit(s[0]))) return false;
+    if (!(s[0] == '.' || IsDigit(s[0]))) return invalid();
     // Integer part.
     uint64_t whole = 0;
     size_t i = 0;
     for (; i < s.size() && IsDigit(s[i]); ++i) {
-      if (whole > (kMax - 1) / 10) return false;
+      if (whole > (kMax - 1) / 10) return invalid();
       whole = whole * 10 + static_cast<uint64_t>(s[i] - '0');
-      if (whole > kMax) return false;
+      if (whole > kMax) return invalid();
     }
     const bool have_whole = i > 0;
     s.remove_prefix(i);
@@ -77,33 +83,41 @@ bool ParseDuration(std::string_view s, int64_t* nanoseconds) {
       have_fraction = i > 0;
       s.remove_prefix(i);
     }
-    if (!have_whole && !have_fraction) return false;
+    if (!have_whole && !have_fraction) return invalid();
     // Unit: everything up to the next number.
     i = 0;
     while (i < s.size() && s[i] != '.' && !IsDigit(s[i])) ++i;
-    if (i == 0) return false;  // missing unit
+    if (i == 0) {
+      if (error != nullptr) *error = "time: missing unit in duration " + quoted;
+      return false;
+    }
     const std::string_view unit_name = s.substr(0, i);
     s.remove_prefix(i);
     uint64_t unit = 0;
     for (const Unit& u : kUnits) {
       if (u.name == unit_name) unit = u.nanoseconds;
     }
-    if (unit == 0) return false;
-    if (whole > kMax / unit) return false;
+    if (unit == 0) {
+      if (error != nullptr) {
+        *error = "time: unknown unit \"" + std::string(unit_name) + "\" in duration " + quoted;
+      }
+      return false;
+    }
+    if (whole > kMax / unit) return invalid();
     whole *= unit;
     if (fraction > 0) {
       whole += static_cast<uint64_t>(static_cast<double>(fraction) *
                                      (static_cast<double>(unit) / scale));
-      if (whole > kMax) return false;
+      if (whole > kMax) return invalid();
     }
     total += whole;
-    if (total > kMax) return false;
+    if (total > kMax) return invalid();
   }
   if (negative) {
     *nanoseconds = static_cast<int64_t>(0 - total);
     return true;
   }
-  if (total > kMax - 1) return false;
+  if (total > kMax - 1) return invalid();
   *nanoseconds = static_cast<int64_t>(total);
   return true;
 }

@@ -735,6 +735,15 @@ TEST(ParseDurationTest, GoSyntax) {
     int64_t ns = 0;
     EXPECT_FALSE(ParseDuration(bad, &ns)) << bad;
   }
+  // Go's messages, which CoreDNS passes on.
+  int64_t ns = 0;
+  std::string why;
+  EXPECT_FALSE(ParseDuration("abc", &ns, &why));
+  EXPECT_EQ(why, "time: invalid duration \"abc\"");
+  EXPECT_FALSE(ParseDuration("10", &ns, &why));
+  EXPECT_EQ(why, "time: missing unit in duration \"10\"");
+  EXPECT_FALSE(ParseDuration("10x", &ns, &why));
+  EXPECT_EQ(why, "time: unknown unit \"x\" in duration \"10x\"");
 }
 
 TEST(AddressTest, ParseAddressKeyDirectly) {

@@ -206,8 +206,9 @@ class Parser {
   }
 
   bool Duration(const config::Token& t, int64_t* ns) {
-    if (config::ParseDuration(t.text, ns)) return true;
-    return Fail(t, "time: invalid duration \"" + t.text + "\"");
+    std::string why;
+    if (config::ParseDuration(t.text, ns, &why)) return true;
+    return Fail(t, why);
   }
 
   bool NonNegative(const config::Token& t, int64_t* ns) {

@@ -170,8 +170,10 @@ bool ParseConsolidate(const config::Directive& opt, Pattern* p, std::string* err
   if (args.size() < 2 || args.size() > 4) {
     return fail(config::ArgErrorAt(args.empty() ? opt.name : args.back()));
   }
-  if (!config::ParseDuration(args[0].text, &p->period_ns) || p->period_ns <= 0) {
-    return fail(config::ErrorAt(args[0], "time: invalid duration \"" + args[0].text + "\""));
+  std::string why;
+  if (!config::ParseDuration(args[0].text, &p->period_ns, &why) || p->period_ns <= 0) {
+    if (why.empty()) why = "time: invalid duration \"" + args[0].text + "\"";
+    return fail(config::ErrorAt(args[0], why));
   }
   p->text = args[1].text;
   if (p->text.size() > kMaxRegexpLength) {
@@ -217,17 +219,21 @@ std::unique_ptr<Plugin> Setup(SetupContext& ctx, std::string* error) {
     return nullptr;
   }
   auto consolidator = std::make_shared<Consolidator>(ctx.host);
+  auto unknown = [&](const config::Token& t) {
+    *error = "plugin/errors: " +
+             config::ErrorAt(t, "Syntax error: Unexpected token '" + t.text +
+                                    "', expecting 'Unknown field " + t.text + "'");
+    return nullptr;
+  };
   for (const config::Directive& opt : d.block) {
     if (opt.name.text == "stacktrace") {
+      // CoreDNS reads the next token as the next field.
+      if (!opt.args.empty()) return unknown(opt.args[0]);
+      if (opt.has_block) return unknown(opt.block_open);
       // Stack traces are for recovered Go panics; warpdns has none to trace.
       continue;
     }
-    if (opt.name.text != "consolidate") {
-      *error = "plugin/errors: " +
-               config::ErrorAt(opt.name, "Syntax error: Unexpected token '" + opt.name.text +
-                                             "', expecting 'Unknown field " + opt.name.text + "'");
-      return nullptr;
-    }
+    if (opt.name.text != "consolidate") return unknown(opt.name);
     auto pattern = std::make_unique<Pattern>();
     if (!ParseConsolidate(opt, pattern.get(), error)) return nullptr;
     consolidator->patterns().push_back(std::move(pattern));

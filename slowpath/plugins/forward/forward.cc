@@ -307,9 +307,10 @@ std::unique_ptr<Plugin> Setup(SetupContext& ctx, std::string* error) {
     const std::string& key = opt.name.text;
     const std::vector<config::Token>& a = opt.args;
     auto one_arg = [&]() -> const config::Token* { return a.size() == 1 ? &a[0] : nullptr; };
+    std::string why;  // time.ParseDuration's error
     auto duration = [&](const config::Token& t, Duration* out) {
       int64_t ns = 0;
-      if (!config::ParseDuration(t.text, &ns)) return false;
+      if (!config::ParseDuration(t.text, &ns, &why)) return false;
       *out = Duration(ns);
       return true;
     };
@@ -343,13 +344,13 @@ std::unique_ptr<Plugin> Setup(SetupContext& ctx, std::string* error) {
       const config::Token* t = one_arg();
       if (t == nullptr) return arg_error(a.empty() ? opt.name : a[1]);
       Duration v;
-      if (!duration(*t, &v)) return fail(*t, "time: invalid duration \"" + t->text + "\"");
+      if (!duration(*t, &v)) return fail(*t, why);
       if (v < Duration::zero()) return fail(*t, key + " can't be negative: " + t->text);
       (key == "expire" ? options.expire : options.read_timeout) = v;
     } else if (key == "health_check") {
       if (a.empty()) return arg_error(opt.name);
       if (!duration(a[0], &options.health.interval)) {
-        return fail(a[0], "time: invalid duration \"" + a[0].text + "\"");
+        return fail(a[0], why);
       }
       if (options.health.interval < Duration::zero()) {
         return fail(a[0], "health_check can't be negative: " + a[0].text);

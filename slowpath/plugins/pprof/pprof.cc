@@ -69,9 +69,8 @@ std::pair<int, std::string> Stages(const std::string& query) {
 std::pair<int, std::string> Cmdline(const std::string&) {
   std::ifstream in("/proc/self/cmdline", std::ios::binary);
   std::string args((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  for (char& c : args) {
-    if (c == '\0') c = '\n';
-  }
+  // Go's handler: the arguments joined by NULs, none after the last.
+  if (!args.empty() && args.back() == '\0') args.pop_back();
   return {200, args};
 }
 

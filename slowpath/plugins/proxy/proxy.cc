@@ -312,8 +312,8 @@ std::unique_ptr<Group> ParseGroup(const config::Directive& d, std::string* error
     } else if (key == "fail_timeout") {
       if (a.size() != 1) return arg_error(a.empty() ? opt.name : a[1]);
       int64_t ns = 0;
-      if (!config::ParseDuration(a[0].text, &ns)) {
-        return fail(a[0], "time: invalid duration \"" + a[0].text + "\"");
+      if (std::string why; !config::ParseDuration(a[0].text, &ns, &why)) {
+        return fail(a[0], why);
       }
       g->fail_timeout = Duration(ns);
     } else if (key == "max_fails") {

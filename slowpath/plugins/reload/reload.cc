@@ -17,20 +17,23 @@ std::unique_ptr<Plugin> Setup(SetupContext& ctx, std::string* error) {
   }
   int64_t interval = kDefaultIntervalNs;
   int64_t jitter = kDefaultJitterNs;
-  if (!d.args.empty()) {
-    if (!config::ParseDuration(d.args[0].text, &interval) || interval < kMinIntervalNs) {
-      *error = "plugin/reload: " +
-               config::ErrorAt(d.args[0], "interval value must be greater or equal to 2s");
+  std::string why;
+  for (size_t k = 0; k < d.args.size(); ++k) {
+    // CoreDNS passes time.ParseDuration's error through.
+    if (!config::ParseDuration(d.args[k].text, k == 0 ? &interval : &jitter, &why)) {
+      *error = "plugin/reload: " + config::ErrorAt(d.args[k], why);
       return nullptr;
     }
   }
-  if (d.args.size() > 1) {
-    if (!config::ParseDuration(d.args[1].text, &jitter) ||
-        (jitter != 0 && jitter < kMinJitterNs)) {
-      *error = "plugin/reload: " +
-               config::ErrorAt(d.args[1], "jitter value must be greater or equal to 1s");
-      return nullptr;
-    }
+  if (!d.args.empty() && interval < kMinIntervalNs) {
+    *error = "plugin/reload: " +
+             config::ErrorAt(d.args[0], "interval value must be greater or equal to 2s");
+    return nullptr;
+  }
+  if (d.args.size() > 1 && jitter != 0 && jitter < kMinJitterNs) {
+    *error = "plugin/reload: " +
+             config::ErrorAt(d.args[1], "jitter value must be greater or equal to 1s");
+    return nullptr;
   }
   // CoreDNS caps the jitter at half the interval.
   if (jitter > interval / 2) jitter = interval / 2;

@@ -184,7 +184,9 @@ INSTANTIATE_TEST_SUITE_P(
         SetupErrorCase{"errors {\n    consolidate 30s\n  }", "Wrong argument count"},
         SetupErrorCase{"errors {\n    consolidate 30s x error show_first y\n  }",
                        "Wrong argument count"},
-        SetupErrorCase{"errors {\n    consolidate 30 x\n  }", "time: invalid duration \"30\""},
+        SetupErrorCase{"errors {\n    consolidate 30 x\n  }",
+                       "time: missing unit in duration \"30\""},
+        SetupErrorCase{"errors {\n    consolidate 0s x\n  }", "time: invalid duration \"0s\""},
         SetupErrorCase{"errors {\n    consolidate 30s (\n  }", "error parsing regexp"},
         SetupErrorCase{"errors {\n    consolidate 30s x loud\n  }",
                        "unknown log level argument in consolidate: loud"},
@@ -194,7 +196,10 @@ INSTANTIATE_TEST_SUITE_P(
                        "regexp too long"},
         SetupErrorCase{"errors {\n    verbose\n  }",
                        "Syntax error: Unexpected token 'verbose', expecting 'Unknown field "
-                       "verbose'"}));
+                       "verbose'"},
+        SetupErrorCase{"errors {\n    stacktrace extra\n  }",
+                       "Syntax error: Unexpected token 'extra', expecting 'Unknown field "
+                       "extra'"}));
 
 }  // namespace
 }  // namespace warpdns::slowpath::errors

@@ -67,6 +67,10 @@ def test_cpu_profile_reads_in_pprof(loaded):
     # A bad duration is refused; the index lists the endpoints.
     assert get(pport, "/debug/pprof/profile?seconds=abc")[0] == 400
     assert b"profile?seconds=N" in get(pport, "/debug/pprof/")[1]
+    # Go's handler: the arguments joined by NULs.
+    status, cmdline = get(pport, "/debug/pprof/cmdline")
+    assert status == 200 and cmdline.split(b"\0")[0].endswith(b"warpdns")
+    assert b"-conf" in cmdline.split(b"\0") and not cmdline.endswith(b"\0")
 
 
 def test_fast_path_stage_histograms(loaded):
