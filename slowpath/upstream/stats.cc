@@ -1,5 +1,6 @@
 #include "slowpath/upstream/stats.h"
 
+#include <algorithm>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -94,24 +95,57 @@ class StatsCollector {
     }
     out.push_back(std::move(f));
 
-    f = family("coredns_forward_request_duration_seconds",
-               "Histogram of the time each request took.", prometheus::MetricType::Histogram);
+    // Buckets were summed per Stats; make them cumulative once.
     for (auto& [key, h] : durations) {
-      // Buckets were summed per Stats; make them cumulative once.
       for (size_t b = 1; b + 1 < h.bucket.size(); ++b) {
         h.bucket[b].cumulative_count += h.bucket[b - 1].cumulative_count;
       }
-      prometheus::ClientMetric m;
-      m.histogram = h;
-      m.label = {{"rcode", wire::RcodeToString(key.second)}, {"to", key.first}};
-      f.metric.push_back(std::move(m));
     }
-    out.push_back(std::move(f));
+    // Each family twice: CoreDNS 1.7-1.11's coredns_forward_* names, and the
+    // coredns_proxy_*{proxy_name="forward"} ones that replaced them (1.12 on),
+    // so dashboards built for either keep working.
+    for (const bool modern : {false, true}) {
+      const std::string prefix = modern ? "coredns_proxy_" : "coredns_forward_";
+      // Sorted by name, as the Go client writes them.
+      auto labels = [&](std::vector<prometheus::ClientMetric::Label> l) {
+        if (modern) l.push_back({"proxy_name", "forward"});
+        std::sort(l.begin(), l.end(),
+                  [](const auto& a, const auto& b) { return a.name < b.name; });
+        return l;
+      };
+      f = family((prefix + "request_duration_seconds").c_str(),
+                 "Histogram of the time each request took.", prometheus::MetricType::Histogram);
+      for (const auto& [key, h] : durations) {
+        prometheus::ClientMetric m;
+        m.histogram = h;
+        m.label = labels({{"rcode", wire::RcodeToString(key.second)}, {"to", key.first}});
+        f.metric.push_back(std::move(m));
+      }
+      out.push_back(std::move(f));
 
-    f = family("coredns_forward_healthcheck_failures_total",
-               "Counter of the number of failed healthchecks.", prometheus::MetricType::Counter);
-    for (auto& [to, v] : hc_failures) f.metric.push_back(metrics::CounterSample(v, {{"to", to}}));
-    out.push_back(std::move(f));
+      f = family((prefix + "healthcheck_failures_total").c_str(),
+                 "Counter of the number of failed healthchecks.", prometheus::MetricType::Counter);
+      for (const auto& [to, v] : hc_failures) {
+        prometheus::ClientMetric m = metrics::CounterSample(v, {});
+        m.label = labels({{"to", to}});
+        f.metric.push_back(std::move(m));
+      }
+      out.push_back(std::move(f));
+
+      for (bool hit : {true, false}) {
+        f = family((prefix + (hit ? "conn_cache_hits_total" : "conn_cache_misses_total")).c_str(),
+                   hit ? "Counter of connection cache hits per upstream and protocol."
+                       : "Counter of connection cache misses per upstream and protocol.",
+                   prometheus::MetricType::Counter);
+        for (const auto& [key, v] : hit ? hits : misses) {
+          if (v == 0) continue;
+          prometheus::ClientMetric m = metrics::CounterSample(v, {});
+          m.label = labels({{"proto", kProto[key.second]}, {"to", key.first}});
+          f.metric.push_back(std::move(m));
+        }
+        out.push_back(std::move(f));
+      }
+    }
 
     f = family("coredns_forward_healthcheck_broken_total",
                "Counter of the number of complete failures of the healthchecks.",
@@ -125,20 +159,6 @@ class StatsCollector {
                prometheus::MetricType::Counter);
     f.metric.push_back(metrics::CounterSample(static_cast<double>(rejects.load()), {}));
     out.push_back(std::move(f));
-
-    for (bool hit : {true, false}) {
-      f = family(hit ? "coredns_forward_conn_cache_hits_total"
-                     : "coredns_forward_conn_cache_misses_total",
-                 hit ? "Counter of connection cache hits per upstream and protocol."
-                     : "Counter of connection cache misses per upstream and protocol.",
-                 prometheus::MetricType::Counter);
-      for (auto& [key, v] : hit ? hits : misses) {
-        if (v == 0) continue;
-        f.metric.push_back(
-            metrics::CounterSample(v, {{"proto", kProto[key.second]}, {"to", key.first}}));
-      }
-      out.push_back(std::move(f));
-    }
     return out;
   }
 

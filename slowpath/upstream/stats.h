@@ -1,9 +1,12 @@
 // Per-upstream counters, kept in atomics on the query path and exported at
-// scrape time as CoreDNS's forward metrics (1.7-1.11 names):
+// scrape time as CoreDNS's forward metrics, by the 1.7-1.11 names
 // coredns_forward_requests_total{to}, _responses_total{rcode,to},
 // _request_duration_seconds{rcode,to}, _healthcheck_failures_total{to},
 // _healthcheck_broken_total, _max_concurrent_rejects_total,
-// _conn_cache_hits_total{proto,to}, _conn_cache_misses_total{proto,to}.
+// _conn_cache_hits_total{proto,to}, _conn_cache_misses_total{proto,to}, and
+// by the names that replaced some of them (1.12 on): coredns_proxy_
+// request_duration_seconds, _healthcheck_failures_total, _conn_cache_hits_total
+// and _conn_cache_misses_total, each with proxy_name="forward".
 #ifndef WARPDNS_SLOWPATH_UPSTREAM_STATS_H_
 #define WARPDNS_SLOWPATH_UPSTREAM_STATS_H_
 

@@ -231,6 +231,11 @@ COREDNS_METRICS = {
     "coredns_forward_max_concurrent_rejects_total": set(),
     "coredns_forward_conn_cache_hits_total": {"proto", "to"},
     "coredns_forward_conn_cache_misses_total": {"proto", "to"},
+    # The names that replaced some of the forward ones in 1.12.
+    "coredns_proxy_request_duration_seconds": {"proxy_name", "rcode", "to"},
+    "coredns_proxy_healthcheck_failures_total": {"proxy_name", "to"},
+    "coredns_proxy_conn_cache_hits_total": {"proxy_name", "proto", "to"},
+    "coredns_proxy_conn_cache_misses_total": {"proxy_name", "proto", "to"},
 }
 
 
@@ -286,5 +291,6 @@ example.org:%d {
             "coredns_reload_failed_total", "coredns_health_request_duration_seconds",
             "coredns_cache_requests_total", "coredns_cache_hits_total", "coredns_cache_entries",
             "coredns_forward_requests_total", "coredns_forward_responses_total",
-            "coredns_forward_request_duration_seconds", "coredns_forward_conn_cache_misses_total"}
+            "coredns_forward_request_duration_seconds", "coredns_forward_conn_cache_misses_total",
+            "coredns_proxy_request_duration_seconds", "coredns_proxy_conn_cache_misses_total"}
     assert must <= set(seen), must - set(seen)
