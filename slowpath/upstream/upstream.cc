@@ -330,10 +330,13 @@ Task<ExchangeResult> Upstream::Exchange(const wire::Message& query, Net net, uin
   if (!result.error) {
     result.reply.header.id = query.header.id;
   } else if (result.truncated_udp) {
-    // The reply did not fit: an empty TC=1 reply makes the client retry
-    // over TCP (CoreDNS's truncateResponse).
+    // The reply did not fit: its header (flags and rcode as the upstream set
+    // them) with TC=1 and no records makes the client retry over TCP
+    // (CoreDNS's truncateResponse).
+    const uint16_t flags = result.reply.header.flags;
     result.error = {};
     result.reply = wire::MakeReply(query);
+    result.reply.header.flags = flags;
     result.reply.header.SetFlag(wire::flag::kTc, true);
   }
   co_return result;
@@ -394,6 +397,7 @@ Task<ExchangeResult> Upstream::ExchangeUdp(std::vector<uint8_t>& packet, uint16_
     if (n > udp_size) {
       result.error = std::make_error_code(std::errc::message_size);
       result.truncated_udp = true;
+      result.reply.header.flags = static_cast<uint16_t>((buffer[2] << 8) | buffer[3]);
       break;
     }
     if (wire::ParseMessage(buffer.data(), n, &result.reply) != wire::ParseError::kOk) {

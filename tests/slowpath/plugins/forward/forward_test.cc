@@ -236,6 +236,8 @@ TEST_F(ForwardTest, OversizedUdpReplyBecomesEmptyTruncatedReply) {
   FakeUpstream up([](const wire::Message& q, bool) {
     wire::Message r = testutil::TxtReply(q, std::string(250, 'y'));
     for (int k = 0; k < 4; ++k) r.answer.push_back(r.answer[0]);  // ~1300 octets
+    r.header.SetFlag(wire::flag::kAa, true);
+    r.header.SetFlag(wire::flag::kRa, true);
     return std::vector<std::vector<uint8_t>>{FakeUpstream::Wire(r)};
   });
   Plugin* p = Setup("forward . " + up.addr());
@@ -245,6 +247,10 @@ TEST_F(ForwardTest, OversizedUdpReplyBecomesEmptyTruncatedReply) {
   ASSERT_TRUE(w.Written());
   EXPECT_TRUE(w.reply().header.tc());
   EXPECT_TRUE(w.reply().answer.empty());
+  // The upstream's header otherwise, as CoreDNS's truncateResponse keeps it.
+  EXPECT_TRUE(w.reply().header.aa());
+  EXPECT_TRUE(w.reply().header.ra());
+  EXPECT_EQ(w.reply().header.id, req.msg.header.id);
 }
 
 TEST_F(ForwardTest, ForceTcpWinsOverPreferUdp) {
