@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <set>
 
 #include "control/log.h"
@@ -38,6 +39,14 @@ std::shared_ptr<Instance> Instance::Build(const config::Corefile& corefile,
   instance->io_plan_ = std::move(*io);
   for (const config::ServerBlock& block : corefile.blocks) {
     if (!instance->BuildBlock(block, counters, error)) return nullptr;
+  }
+  // The fast path's key names the destination port, not the address: where
+  // servers bound to different addresses share a port, their answers must
+  // not be memoized (one would replay the other's).
+  std::map<uint16_t, int> servers_on_port;
+  for (const auto& [key, server] : instance->servers_) ++servers_on_port[key.port];
+  for (const auto& [key, server] : instance->servers_) {
+    if (servers_on_port[key.port] > 1) server->ForbidMemoizing();
   }
   return instance;
 }

@@ -134,6 +134,7 @@ Server::Admission Server::Admit(const uint8_t* pkt, size_t len, const sockaddr_s
   req->size = len;
   req->server = label_;
   req->start_ns = MonotonicNs();
+  if (memoizing_forbidden_) req->memoizable = false;
   in_flight_.fetch_add(1, std::memory_order_relaxed);  // until Respond() ends
   return Admission::kServe;
 }

@@ -81,6 +81,9 @@ class Server {
   void AddZone(const std::string& zone, std::shared_ptr<Chain> chain);
   // Loading chaos, forward or proxy on a listener accepts non-IN classes.
   void AllowNonInClasses() { class_chaos_ = true; }
+  // No reply of this server may be replayed by the fast path (it shares its
+  // port with a server bound to another address).
+  void ForbidMemoizing() { memoizing_forbidden_ = true; }
   std::vector<std::string> Zones() const;
   // Every chain registered, once each.
   std::vector<std::shared_ptr<Chain>> Chains() const;
@@ -128,6 +131,7 @@ class Server {
   std::string label_;
   std::map<std::string, std::vector<std::shared_ptr<Chain>>> zones_;
   bool class_chaos_ = false;
+  bool memoizing_forbidden_ = false;
   std::shared_ptr<ServerCounters> counters_;
   std::atomic<int64_t> in_flight_{0};
 };

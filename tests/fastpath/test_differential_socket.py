@@ -44,3 +44,40 @@ def test_ten_thousand_queries_fast_equals_slow(tmp_path):
         # and the slow block's came from the chain, every one.
         assert differential.metric(read_metrics(), "warpdns_fastpath_packets_total", kind="answered",
                                    worker="socket dns://127.0.0.1:%d" % slow) == 0
+
+
+def test_servers_sharing_a_port_keep_their_own_answers(tmp_path):
+    """Two servers on one port, bound to different addresses, with different data: the fast
+    path's key has the port but not the address, so neither server's answers are replayed
+    (each answer stays its own server's, prebuilt or not)."""
+    import dns.message
+    import dns.query
+
+    zone = ("$ORIGIN two.test.\n$TTL 300\n@ IN SOA ns hm 1 7200 3600 1209600 300\n"
+            "@ IN NS ns\nns IN A 10.0.0.1\nwww IN A %s\n")
+    mport = free_port()
+    corefile = """two.test:@PORT@ {
+    bind 127.0.0.1
+    prometheus 127.0.0.1:%d
+    file @DIR@/a.zone
+}
+.:@PORT@ {
+    bind 127.0.0.2
+    file @DIR@/b.zone two.test
+}
+""" % mport
+    want = {"127.0.0.1": "192.0.2.1", "127.0.0.2": "198.51.100.2"}
+    with Warpdns(tmp_path, corefile, files={"a.zone": zone % want["127.0.0.1"],
+                                            "b.zone": zone % want["127.0.0.2"]}) as w:
+        read = lambda: differential.scrape(mport)
+        differential.wait_publisher(read)
+        for shape in (dict(), dict(use_edns=0, payload=1232), dict(use_edns=0, payload=1000)):
+            for name in ("www.two.test.", "WwW.two.test."):
+                for _ in range(3):
+                    for addr, address in want.items():
+                        r = dns.query.udp(dns.message.make_query(name, "A", **shape), addr,
+                                          port=w.port, timeout=3)
+                        assert [rr.address for rrs in r.answer for rr in rrs] == [address], (
+                            addr, name, shape)
+                    differential.wait_publisher(read)
+        assert differential.metric(read(), "warpdns_fastpath_packets_total", kind="answered") == 0

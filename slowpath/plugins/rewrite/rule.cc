@@ -316,7 +316,11 @@ class Edns0Rule : public Rule {
     v6_bits_ = v6;
   }
 
+  // Whether replace, append and unset apply depends on the query's options,
+  // which the fast path's key leaves out; with `stop` that decides which later
+  // rules run. Only `set` applies whatever the options are.
   bool Deterministic() const override {
+    if (action_ != Action::kSet) return false;
     return kind_ == Kind::kLocal || kind_ == Kind::kNsid ||
            (kind_ == Kind::kVariable && (variable_ == "{qname}" || variable_ == "{qtype}"));
   }

@@ -96,3 +96,35 @@ def test_rewritten_answers_fast_equal_slow(tmp_path):
         assert [str(rr.name) for rr in r.answer] == ["re-x.rw.test."]
         assert r.answer[0][0].address == "10.0.0.2"
         assert w.query("x.rw.test.", "A").answer[0].ttl == 30
+
+
+def test_edns0_rules_that_depend_on_the_options_stay_on_the_chain(tmp_path):
+    """`replace`, `append` and `unset` apply or not depending on the query's EDNS options,
+    which the fast path's key leaves out, and a rule that applied stops the later ones: the
+    same question with and without the option gets different answers, each time."""
+    import dns.edns
+    import dns.query
+    import dns.rcode
+
+    mport = free_port()
+    corefile = """rw.test:@PORT@ {
+    bind 127.0.0.1
+    prometheus 127.0.0.1:%d
+    rewrite edns0 local replace 0xffee 0xabcd
+    rewrite name exact alias.rw.test. www.rw.test.
+    file @DIR@/db.rw rw.test
+}
+""" % mport
+    with Warpdns(tmp_path, corefile, files={"db.rw": ZONE}) as w:
+        read = lambda: differential.scrape(mport)
+        with_opt = dns.message.make_query("alias.rw.test.", "A", use_edns=0, payload=1232,
+                                          options=[dns.edns.GenericOption(0xffee, b"\x12\x34")])
+        plain = dns.message.make_query("alias.rw.test.", "A", use_edns=0, payload=1232)
+        for _ in range(3):
+            # With the option the edns0 rule applies and stops: no name rewrite, NXDOMAIN.
+            r = dns.query.udp(with_opt, "127.0.0.1", port=w.port, timeout=3)
+            assert r.rcode() == dns.rcode.NXDOMAIN
+            differential.wait_publisher(read)
+            r = dns.query.udp(plain, "127.0.0.1", port=w.port, timeout=3)
+            assert r.rcode() == dns.rcode.NOERROR and r.answer[0][0].address == "10.0.0.1"
+            differential.wait_publisher(read)
