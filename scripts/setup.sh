@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git ccache
-  libldns-dev ldnsutils libjemalloc-dev libssl-dev libasio-dev libre2-dev nlohmann-json3-dev
+  libldns-dev ldnsutils libjemalloc-dev libssl-dev libasio-dev libre2-dev nlohmann-json3-dev libyaml-cpp-dev
   libcurl4-openssl-dev etcd-server etcd-client
   prometheus-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev libgoogle-perftools-dev google-perftools
   bind9-dnsutils knot-dnsutils dnsperf knot nsd unbound dnsdist

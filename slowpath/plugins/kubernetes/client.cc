@@ -8,6 +8,7 @@
 #include <sstream>
 #include <tuple>
 #include <vector>
+#include <yaml-cpp/yaml.h>
 
 namespace warpdns::slowpath::kubernetes {
 namespace {
@@ -72,174 +73,26 @@ std::string Trim(std::string_view s) {
   return std::string(s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1));
 }
 
-// The YAML subset reader: one logical line per non-blank, non-comment line.
-class Yaml {
- public:
-  struct Line {
-    size_t indent;
-    std::string text;
-    int number;
-  };
-
-  bool Parse(std::string_view text, json* out, std::string* error) {
-    error_ = error;
-    int number = 0;
-    for (size_t start = 0; start <= text.size();) {
-      size_t end = text.find('\n', start);
-      if (end == std::string_view::npos) end = text.size();
-      std::string line(text.substr(start, end - start));
-      start = end + 1;
-      ++number;
-      line = StripComment(line);
-      const size_t indent = line.find_first_not_of(' ');
-      if (indent == std::string::npos || line.substr(indent) == "---") continue;
-      if (line[indent] == '\t') return Fail(number, "tabs are not allowed for indentation");
-      lines_.push_back({indent, line.substr(indent), number});
+// A YAML node as JSON, scalars as their text (kubeconfig readers compare
+// strings: `insecure-skip-tls-verify: true` is "true").
+json ToJson(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      json object = json::object();
+      for (const auto& entry : node) object[entry.first.as<std::string>()] = ToJson(entry.second);
+      return object;
     }
-    if (lines_.empty()) {
-      *out = json::object();
-      return true;
+    case YAML::NodeType::Sequence: {
+      json array = json::array();
+      for (const auto& item : node) array.push_back(ToJson(item));
+      return array;
     }
-    if (!Block(lines_[0].indent, out)) return false;
-    if (pos_ != lines_.size()) return Fail(lines_[pos_].number, "bad indentation");
-    return true;
+    case YAML::NodeType::Scalar:
+      return node.Scalar();
+    default:
+      return nullptr;
   }
-
- private:
-  static bool IsItem(const std::string& t) { return t == "-" || t.starts_with("- "); }
-
-  // A '#' at the start or after a blank, outside quotes, starts a comment.
-  static std::string StripComment(const std::string& line) {
-    size_t cut = line.size();
-    char quote = 0;
-    for (size_t i = 0; i < line.size() && cut == line.size(); ++i) {
-      const char c = line[i];
-      if (quote != 0) {
-        if (c == quote) quote = 0;
-      } else if (c == '"' || c == '\'') {
-        quote = c;
-      } else if (c == '#' && (i == 0 || line[i - 1] == ' ')) {
-        cut = i;
-      }
-    }
-    const std::string kept = line.substr(0, cut);
-    return kept.substr(0, kept.find_last_not_of(" \r") + 1);
-  }
-
-  bool Fail(int number, const std::string& what) {
-    *error_ = "line " + std::to_string(number) + ": " + what;
-    return false;
-  }
-
-  bool Block(size_t indent, json* out) {
-    return IsItem(lines_[pos_].text) ? Sequence(indent, out) : Mapping(indent, out);
-  }
-
-  bool Sequence(size_t indent, json* out) {
-    *out = json::array();
-    while (pos_ < lines_.size() && lines_[pos_].indent == indent && IsItem(lines_[pos_].text)) {
-      Line& l = lines_[pos_];
-      const std::string rest = l.text == "-" ? "" : Trim(l.text.substr(1));
-      json item;
-      if (rest.empty()) {
-        ++pos_;
-        if (pos_ < lines_.size() && lines_[pos_].indent > indent &&
-            !Block(lines_[pos_].indent, &item)) {
-          return false;
-        }
-      } else if (IsItem(rest) || KeyEnd(rest) != std::string::npos) {
-        // "- key: value" opens a mapping at the column of "key".
-        l.indent = indent + (l.text.size() - rest.size());
-        l.text = rest;
-        if (!Block(l.indent, &item)) return false;
-      } else {
-        ++pos_;
-        if (!Scalar(rest, l.number, &item)) return false;
-      }
-      out->push_back(std::move(item));
-    }
-    if (pos_ < lines_.size() && lines_[pos_].indent > indent)
-      return Fail(lines_[pos_].number, "bad indentation");
-    return true;
-  }
-
-  // Where the key of "key: value" ends (the ':'), npos if it is no entry.
-  static size_t KeyEnd(const std::string& t) {
-    size_t i = 0;
-    if (!t.empty() && (t[0] == '"' || t[0] == '\'')) {
-      i = t.find(t[0], 1);
-      if (i == std::string::npos) return i;
-      ++i;
-    }
-    for (; i < t.size(); ++i) {
-      if (t[i] == ':' && (i + 1 == t.size() || t[i + 1] == ' ')) return i;
-    }
-    return std::string::npos;
-  }
-
-  bool Mapping(size_t indent, json* out) {
-    *out = json::object();
-    while (pos_ < lines_.size() && lines_[pos_].indent == indent) {
-      const Line l = lines_[pos_];
-      const size_t colon = KeyEnd(l.text);
-      if (IsItem(l.text) || colon == std::string::npos)
-        return Fail(l.number, "expected 'key: value'");
-      json key;
-      if (!Scalar(Trim(l.text.substr(0, colon)), l.number, &key)) return false;
-      if (!key.is_string()) return Fail(l.number, "keys must be scalars");
-      const std::string value = Trim(l.text.substr(colon + 1));
-      ++pos_;
-      json child;
-      if (!value.empty()) {
-        if (!Scalar(value, l.number, &child)) return false;
-      } else if (pos_ < lines_.size() && lines_[pos_].indent > indent) {
-        if (!Block(lines_[pos_].indent, &child)) return false;
-      } else if (pos_ < lines_.size() && lines_[pos_].indent == indent &&
-                 IsItem(lines_[pos_].text)) {
-        if (!Sequence(indent, &child)) return false;  // kubectl indents lists like their key
-      }
-      (*out)[key.get<std::string>()] = std::move(child);
-    }
-    if (pos_ < lines_.size() && lines_[pos_].indent > indent)
-      return Fail(lines_[pos_].number, "bad indentation");
-    return true;
-  }
-
-  bool Scalar(const std::string& v, int number, json* out) {
-    if (v.empty()) {
-      *out = v;
-    } else if (v == "{}") {
-      *out = json::object();
-    } else if (v == "[]") {
-      *out = json::array();
-    } else if (v[0] == '|' || v[0] == '>' || v[0] == '{' || v[0] == '[' || v[0] == '&' ||
-               v[0] == '*') {
-      return Fail(number, "unsupported YAML construct '" + v + "'");
-    } else if (v[0] == '\'') {
-      if (v.size() < 2 || v.back() != '\'') return Fail(number, "unterminated quoted string");
-      std::string s;
-      for (size_t i = 1; i + 1 < v.size(); ++i) {
-        s.push_back(v[i]);
-        if (v[i] == '\'') ++i;  // '' is one quote
-      }
-      *out = s;
-    } else if (v[0] == '"') {
-      // YAML double quotes share JSON's escapes for what kubeconfigs hold.
-      try {
-        *out = json::parse(v);
-      } catch (const json::exception&) {
-        return Fail(number, "bad double-quoted string");
-      }
-    } else {
-      *out = v;
-    }
-    return true;
-  }
-
-  std::vector<Line> lines_;
-  size_t pos_ = 0;
-  std::string* error_ = nullptr;
-};
+}
 
 const json* Named(const json& doc, const char* list, const char* field, const std::string& name) {
   auto it = doc.find(list);
@@ -268,17 +121,14 @@ std::string Relative(const std::string& kubeconfig, const std::string& path) {
 }  // namespace
 
 bool ParseYaml(std::string_view text, json* out, std::string* error) {
-  const std::string trimmed = Trim(text);
-  if (!trimmed.empty() && trimmed[0] == '{') {
-    try {
-      *out = json::parse(trimmed);
-      return true;
-    } catch (const json::exception& e) {
-      *error = e.what();
-      return false;
-    }
+  try {
+    const YAML::Node doc = YAML::Load(std::string(text));
+    *out = doc.IsNull() ? json::object() : ToJson(doc);
+    return true;
+  } catch (const YAML::Exception& e) {
+    *error = "line " + std::to_string(e.mark.line + 1) + ": " + e.msg;
+    return false;
   }
-  return Yaml().Parse(text, out, error);
 }
 
 bool InClusterConfig(ApiConfig* out, std::string* error) {
