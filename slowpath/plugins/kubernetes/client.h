@@ -34,9 +34,8 @@ bool InClusterConfig(ApiConfig* out, std::string* error);
 bool KubeconfigConfig(const std::string& path, const std::string& context, ApiConfig* out,
                       std::string* error);
 
-// The YAML that kubeconfig files are written in (block mappings and
-// sequences, plain and quoted scalars, {} and []), or JSON. Scalars become
-// strings.
+// A kubeconfig's YAML (or JSON) as JSON, read by yaml-cpp; scalars become
+// strings. On error, *error says "line N: why".
 bool ParseYaml(std::string_view text, nlohmann::json* out, std::string* error);
 
 // Sets URL, TLS and credentials on `curl` for a GET of `path_and_query`;
