@@ -16,14 +16,18 @@
 #   --replicas N    default 2
 #   --dpdk          dedicated NIC nodes: host network, hugepages, the
 #                   capabilities DPDK needs, only on nodes labelled
-#                   warpdns.io/dpdk=true
+#                   warpdns.io/dpdk=true; the Corefile's `io dpdk` block
+#                   serves on the NIC given by --nic at the node's address
+#   --nic DEVARGS   with --dpdk: the NIC on every such node, a PCI address
+#                   (0000:03:00.0, bound to vfio-pci) or an AF_XDP vdev
+#                   (net_af_xdp0,iface=eth1)
 #
 # Prints ServiceAccount, ClusterRole, ClusterRoleBinding, ConfigMap (the
 # Corefile), Deployment and the kube-dns Service. See docs/kubernetes.md.
 set -euo pipefail
 
 usage() {
-  sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 1
 }
 
@@ -31,6 +35,7 @@ DNS_IP=""
 IMAGE="warpdns/warpdns:0.1.0"
 REPLICAS=2
 DPDK=0
+NIC=""
 ARGS=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -38,6 +43,7 @@ while [ $# -gt 0 ]; do
     --image) IMAGE="${2:?--image needs an image}"; shift 2 ;;
     --replicas) REPLICAS="${2:?--replicas needs a number}"; shift 2 ;;
     --dpdk) DPDK=1; shift ;;
+    --nic) NIC="${2:?--nic needs a PCI address or a vdev}"; shift 2 ;;
     -h|--help) usage ;;
     -*) echo "deploy.sh: unknown option $1" >&2; usage ;;
     *) ARGS+=("$1"); shift ;;
@@ -48,13 +54,29 @@ SERVICE_CIDR="${ARGS[0]}"
 DOMAIN="${ARGS[1]:-cluster.local}"
 DOMAIN="${DOMAIN%.}"
 [[ "$REPLICAS" =~ ^[0-9]+$ ]] || { echo "deploy.sh: bad --replicas $REPLICAS" >&2; exit 1; }
+if [ $DPDK = 1 ] && [ -z "$NIC" ]; then
+  echo "deploy.sh: --dpdk needs --nic: a PCI address (0000:03:00.0) or an AF_XDP vdev (net_af_xdp0,iface=eth1)" >&2
+  exit 1
+fi
+if [ $DPDK = 0 ] && [ -n "$NIC" ]; then
+  echo "deploy.sh: --nic goes with --dpdk" >&2
+  exit 1
+fi
+
+# An IPv4 address or CIDR: four octets of at most 255, a prefix of at most 32.
+valid_ipv4() {
+  local o
+  [[ "$1" =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})(/([0-9]{1,2}))?$ ]] || return 1
+  for o in "${BASH_REMATCH[@]:1:4}"; do [ "$o" -le 255 ] || return 1; done
+  [ -z "${BASH_REMATCH[6]}" ] || [ "${BASH_REMATCH[6]}" -le 32 ]
+}
 
 # The 10th address of an IPv4 CIDR.
 tenth_address() {
   local cidr="$1" ip prefix a b c d n
   ip="${cidr%/*}"
   prefix="${cidr#*/}"
-  if ! [[ "$cidr" =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$ ]] || [ "$prefix" -gt 28 ]; then
+  if [[ "$cidr" != */* ]] || ! valid_ipv4 "$cidr" || [ "$prefix" -gt 28 ]; then
     return 1
   fi
   IFS=. read -r a b c d <<<"$ip"
@@ -66,6 +88,11 @@ tenth_address() {
 if [ -z "$DNS_IP" ] && command -v kubectl >/dev/null 2>&1; then
   DNS_IP="$(kubectl get service --namespace kube-system kube-dns \
     -o jsonpath='{.spec.clusterIP}' 2>/dev/null || true)"
+fi
+if [ -n "$DNS_IP" ] && ! valid_ipv4 "$DNS_IP" &&
+   ! { [[ "$DNS_IP" =~ ^[0-9a-fA-F:]+$ ]] && [[ "$DNS_IP" == *:* ]]; }; then
+  echo "deploy.sh: --dns-ip $DNS_IP is not an IP address" >&2
+  exit 1
 fi
 if [ -z "$DNS_IP" ]; then
   DNS_IP="$(tenth_address "$SERVICE_CIDR")" || {
@@ -135,6 +162,26 @@ metadata:
   namespace: kube-system
 data:
   Corefile: |
+EOF
+if [ $DPDK = 1 ]; then
+  # A PCI device is the only one EAL probes; a vdev needs no PCI scan. The
+  # address is the node's, from the pod's environment (status.hostIP).
+  if [[ "$NIC" =~ ^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$ ]]; then
+    EAL="--in-memory -a ${NIC}"
+  else
+    EAL="--in-memory --no-pci"
+  fi
+  cat <<EOF
+    {
+        io dpdk {
+            eal ${EAL}
+            port ${NIC} address {\$WARPDNS_NODE_IP}
+            exception tap wdns0
+        }
+    }
+EOF
+fi
+cat <<EOF
     .:53 {
         errors
         health {
@@ -223,6 +270,12 @@ cat <<EOF
 EOF
 if [ $DPDK = 1 ]; then
   cat <<EOF
+        env:
+        # The address the NIC answers on: the node's (hostNetwork).
+        - name: WARPDNS_NODE_IP
+          valueFrom:
+            fieldRef:
+              fieldPath: status.hostIP
         resources:
           limits:
             memory: 1Gi
@@ -242,21 +295,15 @@ if [ $DPDK = 1 ]; then
         - name: sys
           mountPath: /sys
           readOnly: true
+        - name: dpdk-run
+          mountPath: /var/run/dpdk
         securityContext:
-          allowPrivilegeEscalation: false
-          capabilities:
-            # IPC_LOCK: pinned DMA memory; NET_ADMIN, NET_RAW: the NIC and the
-            # exception path; SYS_ADMIN, BPF: AF_XDP and device setup;
-            # NET_BIND_SERVICE: port 53.
-            add:
-            - IPC_LOCK
-            - NET_ADMIN
-            - NET_RAW
-            - NET_BIND_SERVICE
-            - SYS_ADMIN
-            - BPF
-            drop:
-            - ALL
+          # The container runtime's device rules keep /dev/vfio closed to an
+          # unprivileged container whatever its capabilities; with a device
+          # plugin for the NIC (SR-IOV) this can be capabilities only:
+          # IPC_LOCK, NET_ADMIN, NET_RAW, NET_BIND_SERVICE, SYS_ADMIN, BPF.
+          privileged: true
+          readOnlyRootFilesystem: true
 EOF
 else
   cat <<EOF
@@ -324,6 +371,8 @@ if [ $DPDK = 1 ]; then
       - name: sys
         hostPath:
           path: /sys
+      - name: dpdk-run
+        emptyDir: {}
 EOF
 fi
 cat <<EOF

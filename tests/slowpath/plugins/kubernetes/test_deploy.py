@@ -8,6 +8,8 @@ import tempfile
 
 import pytest
 
+from harness import BIN
+
 yaml = pytest.importorskip("yaml")
 
 SCRIPT = pathlib.Path(__file__).resolve().parents[4] / "scripts" / "deploy.sh"
@@ -113,8 +115,8 @@ def test_kube_dns_service_takes_the_tenth_address_and_selects_the_pods():
     assert objects("10.3.0.0/24", kube_dns_ip="10.3.0.3")[0]["Service"]["spec"]["clusterIP"] == "10.3.0.3"
 
 
-def test_dedicated_nic_variant():
-    kinds, _ = objects("--dpdk", "10.3.0.0/24")
+def test_dedicated_nic_variant(tmp_path):
+    kinds, _ = objects("--dpdk", "--nic", "0000:03:00.0", "10.3.0.0/24")
     spec = pod_spec(kinds)
     assert spec["hostNetwork"] is True
     assert spec["dnsPolicy"] == "Default"
@@ -123,11 +125,31 @@ def test_dedicated_nic_variant():
     resources = c["resources"]
     assert resources["limits"]["hugepages-2Mi"] == resources["requests"]["hugepages-2Mi"]
     assert "memory" in resources["requests"] and "cpu" in resources["requests"]
-    assert {"IPC_LOCK", "NET_ADMIN", "NET_RAW"} <= set(c["securityContext"]["capabilities"]["add"])
+    # /dev/vfio opens only for a privileged container (or through a device plugin).
+    assert c["securityContext"]["privileged"] is True
     volumes = {v["name"]: v for v in spec["volumes"]}
     assert volumes["hugepages"]["emptyDir"]["medium"] == "HugePages"
     assert {m["mountPath"] for m in c["volumeMounts"]} >= {"/dev/hugepages", "/etc/warpdns"}
     assert kinds["Service"]["spec"]["clusterIP"] == "10.3.0.10"
+    # The pod really serves from the NIC: the Corefile's io dpdk block names it, and the
+    # node's address comes from the downward API.
+    corefile = kinds["ConfigMap"]["data"]["Corefile"]
+    assert "io dpdk {" in corefile and "eal --in-memory -a 0000:03:00.0" in corefile
+    assert "port 0000:03:00.0 address {$WARPDNS_NODE_IP}" in corefile
+    [env] = c["env"]
+    assert env["name"] == "WARPDNS_NODE_IP"
+    assert env["valueFrom"]["fieldRef"]["fieldPath"] == "status.hostIP"
+    # An AF_XDP vdev needs no PCI scan.
+    vdev = objects("--dpdk", "--nic", "net_af_xdp0,iface=eth1", "10.3.0.0/24")[0]
+    assert "eal --in-memory --no-pci" in vdev["ConfigMap"]["data"]["Corefile"]
+    # The real binary takes the Corefile as far as DPDK's start (no hugepages or NIC here):
+    # the io block parses.
+    (tmp_path / "Corefile").write_text(corefile.replace(".:53 {", ".:5399 {"))
+    p = subprocess.run([BIN, "-conf", str(tmp_path / "Corefile")], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "WARPDNS_NODE_IP": "192.0.2.53"}, cwd=tmp_path)
+    out = p.stdout + p.stderr
+    assert p.returncode != 0 and "io dpdk" in out, out
+    assert not any("Corefile:%d - " % n in out for n in range(1, 8)), out
 
 
 def test_usage_errors():
@@ -137,3 +159,9 @@ def test_usage_errors():
     assert p.returncode == 1 and "use --dns-ip" in p.stderr
     p = deploy("--bogus", "10.3.0.0/24", check=False)
     assert p.returncode == 1
+    p = deploy("--dpdk", "10.3.0.0/24", check=False)
+    assert p.returncode == 1 and "--dpdk needs --nic" in p.stderr
+    p = deploy("300.1.2.3/24", check=False)
+    assert p.returncode == 1 and "use --dns-ip" in p.stderr
+    p = deploy("--dns-ip", "1.2.3", "10.3.0.0/24", check=False)
+    assert p.returncode == 1 and "is not an IP address" in p.stderr
