@@ -246,12 +246,18 @@ class Forward : public Plugin {
   std::atomic<uint32_t> robin_{0};
 };
 
-// plugin.Host(s).NormalizeExact()[0]: the zone of a server-block-like key.
-bool NormalizeZone(const config::Token& t, wire::Name* out) {
+// plugin.Host(s).NormalizeExact(): the zones of a server-block-like key (a
+// CIDR off the octet boundary expands to several).
+bool NormalizeZones(const config::Token& t, std::vector<wire::Name>* out) {
   std::vector<config::Address> addresses;
   std::string unused;
   if (!config::ParseAddressKey(t, 53, &addresses, &unused) || addresses.empty()) return false;
-  return wire::Name::FromText(addresses[0].zone, out);
+  for (const config::Address& a : addresses) {
+    wire::Name zone;
+    if (!wire::Name::FromText(a.zone, &zone)) return false;
+    out->push_back(std::move(zone));
+  }
+  return true;
 }
 
 bool ParseInt(const std::string& text, int64_t* out) {
@@ -287,8 +293,14 @@ std::unique_ptr<Plugin> Setup(SetupContext& ctx, std::string* error) {
   if (d.args.size() < 2) return arg_error(d.args.empty() ? d.name : d.args.back());
 
   Options options;
-  if (!NormalizeZone(d.args[0], &options.from)) {
+  std::vector<wire::Name> from;
+  if (!NormalizeZones(d.args[0], &from)) {
     return fail(d.args[0], "unable to normalize '" + d.args[0].text + "'");
+  }
+  options.from = from[0];  // one zone only: CoreDNS warns and keeps the first
+  if (from.size() > 1) {
+    ctx.host->Log("[WARNING] plugin/forward: Unsupported CIDR notation: '" + d.args[0].text +
+                  "' expands to multiple zones. Using only '" + options.from.ToText() + "'.");
   }
   std::vector<std::string> to;
   for (size_t k = 1; k < d.args.size(); ++k) to.push_back(d.args[k].text);
@@ -317,9 +329,10 @@ std::unique_ptr<Plugin> Setup(SetupContext& ctx, std::string* error) {
     if (key == "except") {
       if (a.empty()) return arg_error(opt.name);
       for (const config::Token& t : a) {
-        wire::Name zone;
-        if (!NormalizeZone(t, &zone)) return fail(t, "unable to normalize '" + t.text + "'");
-        options.except.push_back(zone);
+        // Every zone a CIDR expands to.
+        if (!NormalizeZones(t, &options.except)) {
+          return fail(t, "unable to normalize '" + t.text + "'");
+        }
       }
     } else if (key == "force_tcp" || key == "prefer_udp") {
       if (!a.empty()) return arg_error(a[0]);

@@ -273,6 +273,25 @@ TEST_F(ForwardTest, ExceptAndFromPassOtherNamesOn) {
   EXPECT_EQ(next->calls, 2);
 }
 
+TEST_F(ForwardTest, CidrFromKeepsItsFirstZoneAndExceptTakesThemAll) {
+  FakeUpstream up("a");
+  // 10.0.0.0/23 is 0.0.10.in-addr.arpa and 1.0.10.in-addr.arpa.
+  Plugin* p = Setup("forward 10.0.0.0/23 " + up.addr(), "except 10.0.2.0/23");
+  auto next = testutil::ReturnRcode(wire::rcode::kNxDomain);
+  p->SetNext(next.get());
+  EXPECT_EQ(Who(p, "5.0.0.10.in-addr.arpa."), "a");
+  EXPECT_EQ(Who(p, "5.1.0.10.in-addr.arpa."), "rcode 3: ");
+  EXPECT_THAT(host_.Lines(),
+              testing::Contains("[WARNING] plugin/forward: Unsupported CIDR notation: "
+                                "'10.0.0.0/23' expands to multiple zones. Using only "
+                                "'0.0.10.in-addr.arpa.'."));
+  Plugin* q = Setup("forward in-addr.arpa " + up.addr(), "except 10.0.2.0/23");
+  q->SetNext(next.get());
+  EXPECT_EQ(Who(q, "5.2.0.10.in-addr.arpa."), "rcode 3: ");
+  EXPECT_EQ(Who(q, "5.3.0.10.in-addr.arpa."), "rcode 3: ");
+  EXPECT_EQ(Who(q, "5.4.0.10.in-addr.arpa."), "a");
+}
+
 TEST_F(ForwardTest, ExceptDoesNotApplyToFromItself) {
   FakeUpstream up("a");
   Plugin* p = Setup("forward example.org " + up.addr(), "except example.org");
