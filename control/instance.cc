@@ -8,6 +8,7 @@
 #include <set>
 
 #include "control/log.h"
+#include "slowpath/chain/clock.h"
 
 namespace warpdns::control {
 
@@ -216,6 +217,8 @@ slowpath::Task<wire::Message> Instance::Resolve(const wire::Name& name, uint16_t
   slowpath::Request req;
   req.msg = query;
   req.proto = slowpath::Proto::kTcp;  // no UDP size limit on internal lookups
+  req.internal = true;
+  req.start_ns = slowpath::MonotonicNs();
   Server& server = *servers_.begin()->second;
   req.server = server.label();
   req.metadata["warpdns/resolve_depth"] = std::to_string(depth);

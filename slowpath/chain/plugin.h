@@ -50,6 +50,11 @@ struct Request {
   bool memoizable = true;
   // The publisher's prebuild asked, not a client: nothing is counted or logged.
   bool prebuild = false;
+  // A plugin's lookup through the server (Host::Resolve), not a client's
+  // query: not counted or logged either (the client's query is, once).
+  bool internal = false;
+  // A client sent it: what the metrics count and the log shows.
+  bool FromClient() const { return !prebuild && !internal; }
   // How the fast path may replay the reply (cache aging, loadbalance
   // shuffles), filled in by the plugins that make it vary.
   fastpath::ReplaySpec replay;

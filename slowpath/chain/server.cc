@@ -190,8 +190,10 @@ Task<void> Server::Serve(Request& req, ResponseWriter& w) {
   // the zone "dropped".
   auto drop = [&](int rcode) {
     write_rcode(rcode);
-    metrics::ReportRequest(req, metrics::kDroppedZone, rcode, "", w.Len(),
-                           MonotonicNs() - req.start_ns);
+    if (req.FromClient()) {
+      metrics::ReportRequest(req, metrics::kDroppedZone, rcode, "", w.Len(),
+                             MonotonicNs() - req.start_ns);
+    }
   };
   if (req.msg.question.empty()) {
     drop(wire::rcode::kServFail);

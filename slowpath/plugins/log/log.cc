@@ -353,7 +353,7 @@ class Logger : public Plugin {
       req.metadata["log/type"] = ResponseTypeName(rec.type);
       req.metadata["log/class"] = ClassName(cls);
       const bool logged = rule.classes & (kAll | cls);
-      if (logged && !req.prebuild) {
+      if (logged && req.FromClient()) {
         host_->Log("[INFO] " + Render(rule.format, req, rec, MonotonicNs() - req.start_ns,
                                       UncompressedLength(req.msg)));
       }

@@ -49,7 +49,7 @@ class Metrics : public Plugin {
     const bool wrote = rec.Written();
     const int rcode = wrote ? rec.rcode() : r.rcode;
     const std::string_view plugin = wrote ? rec.caller() : "";
-    if (!req.prebuild) {
+    if (req.FromClient()) {
       metrics::ReportRequest(req, req.zone, rcode, plugin, rec.Len(), MonotonicNs() - start);
     }
     // A reply the fast path may replay is counted there as here.

@@ -153,3 +153,35 @@ example.org:@PORT@ {
     assert fast == completed
     nx = [l for l in lines if '"A IN nx.example.org. udp ' in l]
     assert len(nx) == 2500 and all(" NXDOMAIN qr,aa,rd " in l for l in nx)
+
+
+def test_a_lookup_a_plugin_makes_through_the_server_is_not_a_query(tmp_path):
+    """`ftp CNAME www` asked for NS: the file plugin looks the target up through the server.
+    That lookup is the plugin's, not a client's: one log line and one counted request per
+    query, so the counters still equal what the clients sent."""
+    import differential
+    from harness import free_port
+
+    mport = free_port()
+    corefile = """
+example.org:@PORT@ {
+    bind 127.0.0.1
+    prometheus 127.0.0.1:%d
+    log
+    file @DIR@/db.example.org
+}
+""" % mport
+    zone = ZONE + "ftp IN CNAME www\n"
+    with Warpdns(tmp_path, corefile, files={"db.example.org": zone}) as s:
+        start = len(s.output())
+        for _ in range(3):
+            r = s.query("ftp.example.org.", "NS", tcp=True)
+            assert r.answer and r.answer[0].rdtype == dns.rdatatype.CNAME
+        query_lines(s, start, 3)  # the three real lines are out
+        time.sleep(0.2)  # a phantom would be written with its real line; nothing signals none
+        lines = [l for l in s.output()[start:] if l.startswith("[INFO] ")]
+        text = differential.scrape(mport)
+    assert len(lines) == 3, lines
+    assert all('"NS IN ftp.example.org. tcp ' in l for l in lines), lines
+    assert differential.metric(text, "coredns_dns_requests_total") == 3
+    assert differential.metric(text, "coredns_dns_responses_total") == 3
