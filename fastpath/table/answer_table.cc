@@ -51,7 +51,7 @@ bool AnswerTable::Insert(const QueryKey& key, const uint8_t* reply, size_t len,
   e->counter = tags.counter;
   e->stats = tags.stats;
   e->log = tags.log;
-  e->log_rsize = tags.log_rsize;
+  e->rsize = tags.rsize;
   e->source = tags.source;
   e->source_gen = tags.source_gen;
   if (meta_len != 0) std::memcpy(e->data, meta, meta_len);
@@ -92,7 +92,7 @@ void AnswerTable::Log(const Entry& e, const QueryKey& key, const uint8_t id[2], 
   r->id = static_cast<uint16_t>(id[0] << 8 | id[1]);
   r->request_len = static_cast<uint16_t>(request_len);
   r->reply_len = static_cast<uint16_t>(e.reply_len + 2u);
-  r->rsize = e.log_rsize;
+  r->rsize = e.rsize;
   r->reply_flags = static_cast<uint16_t>(e.reply()[0] << 8 | e.reply()[1]);
   r->port = client.port;
   r->family = static_cast<uint8_t>(client.family);

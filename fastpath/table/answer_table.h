@@ -44,7 +44,7 @@ class AnswerTable {
     uint16_t counter;    // CounterBank id bumped on each answer; 0: none
     uint16_t stats;      // StatsBank slot counting each answer; 0: none
     uint16_t log;        // LogBank sink writing a line per answer; 0: none
-    uint16_t log_rsize;  // the reply's {rsize} for that line
+    uint16_t rsize;  // the reply's size as CoreDNS reports it ({rsize}, size histogram)
     uint16_t source;     // the data source the reply was made from (generation.h); 0: none
     uint32_t source_gen;  // and its generation then: stale once the source moved on
     alignas(8) uint8_t data[];  // meta (its header is read in place), key, reply after its ID
@@ -154,8 +154,7 @@ class AnswerTable {
     }
     if (e->counter != 0 && ctx.counters != nullptr) CounterBank::Bump(ctx.counters, e->counter);
     if (e->stats != 0) {
-      StatsBank::Count(ctx.stats, e->stats, client.family, key.dnssec_ok, request_len,
-                       e->reply_len + 2u);
+      StatsBank::Count(ctx.stats, e->stats, client.family, key.dnssec_ok, request_len, e->rsize);
       ctx.burst_slots[ctx.burst_count++] = e->stats;
     }
     if (e->log != 0) Log(*e, key, id, request_len, client, ctx);

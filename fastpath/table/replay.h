@@ -33,10 +33,12 @@ struct EntryTags {
   // The StatsBank slot of the DNS metrics each fast-path answer counts in
   // (0: none, no prometheus in the chain); see stats_bank.h.
   uint16_t stats = 0;
-  // The LogBank sink writing a line per fast-path answer (0: not logged)
-  // and the reply's uncompressed length the line shows; see log_bank.h.
+  // The LogBank sink writing a line per fast-path answer (0: not logged);
+  // see log_bank.h.
   uint16_t log = 0;
-  uint16_t log_rsize = 0;
+  // The reply's size as CoreDNS reports it (wire::UncompressedLength), for
+  // the log line's {rsize} and the response size histogram.
+  uint16_t rsize = 0;
   // The data source the reply was made from and its generation then (see
   // generation.h); 0: none, or only data whose change bumps the data
   // generation.

@@ -861,6 +861,16 @@ std::string RrToText(const Rr& rr) {
   return out;
 }
 
+size_t UncompressedLength(const Message& m) {
+  size_t len = kHeaderSize;
+  for (const Question& q : m.question) len += q.name.size() + 4;
+  for (const auto* section : {&m.answer, &m.authority, &m.additional}) {
+    for (const Rr& rr : *section) len += rr.name.size() + 10 + rr.rdata.size();
+  }
+  if (m.edns.present) len += 11 + m.edns.options.size();
+  return len;
+}
+
 Message MakeReply(const Message& query) {
   Message reply;
   reply.header.id = query.header.id;

@@ -154,6 +154,11 @@ std::string RrToText(const Rr& rr);
 // only the first question is copied.
 Message MakeReply(const Message& query);
 
+// miekg/dns Msg.Len() without compression: a reply's size as CoreDNS reports
+// it ({size}/{rsize} in log lines, the size histograms): RDATA counted as
+// held, uncompressed, and the OPT record. Slow path.
+size_t UncompressedLength(const Message& m);
+
 }  // namespace warpdns::fastpath::wire
 
 #endif  // WARPDNS_FASTPATH_WIRE_MESSAGE_H_

@@ -62,18 +62,6 @@ std::string_view ClassName(Class c) {
   }
 }
 
-// miekg/dns Msg.Len() without compression, which is what CoreDNS reports as
-// {size} and {rsize}: RDATA is held uncompressed, the OPT record counts.
-size_t UncompressedLength(const wire::Message& m) {
-  size_t len = wire::kHeaderSize;
-  for (const wire::Question& q : m.question) len += q.name.size() + 4;
-  for (const auto* section : {&m.answer, &m.authority, &m.additional}) {
-    for (const wire::Rr& rr : *section) len += rr.name.size() + 10 + rr.rdata.size();
-  }
-  if (m.edns.present) len += 11 + m.edns.options.size();
-  return len;
-}
-
 // miekg/dns RcodeToString; CoreDNS prints the number for the rest.
 std::string RcodeText(int rcode) {
   static constexpr const char* kNames[] = {
@@ -129,7 +117,7 @@ class Recorder : public ResponseWriter {
     recording_.written = true;
     recording_.rcode = reply.Rcode();
     recording_.flags = reply.header.flags;
-    recording_.length += UncompressedLength(reply);
+    recording_.length += wire::UncompressedLength(reply);
     recording_.type = Typify(reply);
   }
   const Recording& recording() const { return recording_; }
@@ -355,13 +343,13 @@ class Logger : public Plugin {
       const bool logged = rule.classes & (kAll | cls);
       if (logged && req.FromClient()) {
         host_->Log("[INFO] " + Render(rule.format, req, rec, MonotonicNs() - req.start_ns,
-                                      UncompressedLength(req.msg)));
+                                      wire::UncompressedLength(req.msg)));
       }
       // A reply the fast path may replay is logged there as here (MayMemoize
       // needs this plugin Deterministic: every rule has a sink).
       if (logged && Server::MayMemoize(req)) {
         req.replay.tags.log = rule.sink;
-        req.replay.tags.log_rsize = static_cast<uint16_t>(std::min<size_t>(rec.length, UINT16_MAX));
+        req.replay.tags.rsize = static_cast<uint16_t>(std::min<size_t>(rec.length, UINT16_MAX));
       }
       co_return result;
     }

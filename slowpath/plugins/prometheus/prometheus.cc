@@ -2,6 +2,8 @@
 // serves every registered metric at ADDRESS/metrics.
 #include <time.h>
 
+#include <algorithm>
+
 #include "slowpath/chain/clock.h"
 #include "slowpath/chain/plugin.h"
 #include "slowpath/chain/server.h"
@@ -22,18 +24,22 @@ class Recorder : public ResponseWriter {
       rcode_ = reply.Rcode();
       caller_ = req_.active_plugin;
     }
+    // What dnstest.Recorder sums: the size CoreDNS reports, uncompressed.
+    length_ += wire::UncompressedLength(reply);
     inner_.WriteMsg(reply);
   }
   bool Written() const override { return inner_.Written(); }
   size_t Len() const override { return inner_.Len(); }
   int rcode() const { return rcode_; }
   std::string_view caller() const { return caller_; }
+  size_t length() const { return length_; }
 
  private:
   ResponseWriter& inner_;
   const Request& req_;
   int rcode_ = 0;
   std::string_view caller_;
+  size_t length_ = 0;
 };
 
 class Metrics : public Plugin {
@@ -50,11 +56,12 @@ class Metrics : public Plugin {
     const int rcode = wrote ? rec.rcode() : r.rcode;
     const std::string_view plugin = wrote ? rec.caller() : "";
     if (req.FromClient()) {
-      metrics::ReportRequest(req, req.zone, rcode, plugin, rec.Len(), MonotonicNs() - start);
+      metrics::ReportRequest(req, req.zone, rcode, plugin, rec.length(), MonotonicNs() - start);
     }
     // A reply the fast path may replay is counted there as here.
     if (Server::MayMemoize(req)) {
       req.replay.tags.stats = metrics::FastPathSlot(req, req.zone, rcode, plugin);
+      req.replay.tags.rsize = static_cast<uint16_t>(std::min<size_t>(rec.length(), UINT16_MAX));
       if (req.replay.tags.stats == 0) req.memoizable = false;
     }
     co_return r;

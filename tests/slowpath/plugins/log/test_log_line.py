@@ -138,8 +138,8 @@ example.org:@PORT@ {
         assert dnsperf(s.port, 1, 1, 1)[0] == 4
         differential.wait_publisher(lambda: differential.scrape(mport))
         assert len(query_lines(s, before, 4)) == 4
-        warm = differential.metric(differential.scrape(mport), "warpdns_fastpath_packets_total",
-                                   kind="answered")
+        warm_text = differential.scrape(mport)
+        warm = differential.metric(warm_text, "warpdns_fastpath_packets_total", kind="answered")
         start = len(s.output())
         completed, out = dnsperf(s.port, 2500, 4, 50)
         assert completed == 10000, out
@@ -151,6 +151,12 @@ example.org:@PORT@ {
           % (len(lines), completed, fast, dropped))
     assert dropped == 0 and len(lines) == completed
     assert fast == completed
+    # The log's {rsize} and the response size histogram report the same size (CoreDNS's,
+    # uncompressed), fast-path answers included.
+    logged = sum(int(re.search(r" (\d+) [\d.]+s$", l).group(1)) for l in lines)
+    counted = (differential.metric(text, "coredns_dns_response_size_bytes_sum") -
+               differential.metric(warm_text, "coredns_dns_response_size_bytes_sum"))
+    assert logged == counted, (logged, counted)
     nx = [l for l in lines if '"A IN nx.example.org. udp ' in l]
     assert len(nx) == 2500 and all(" NXDOMAIN qr,aa,rd " in l for l in nx)
 
