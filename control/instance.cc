@@ -8,7 +8,6 @@
 #include <set>
 
 #include "control/log.h"
-#include "slowpath/chain/clock.h"
 
 namespace warpdns::control {
 
@@ -218,7 +217,6 @@ slowpath::Task<wire::Message> Instance::Resolve(const wire::Name& name, uint16_t
   req.msg = query;
   req.proto = slowpath::Proto::kTcp;  // no UDP size limit on internal lookups
   req.internal = true;
-  req.start_ns = slowpath::MonotonicNs();
   Server& server = *servers_.begin()->second;
   req.server = server.label();
   req.metadata["warpdns/resolve_depth"] = std::to_string(depth);

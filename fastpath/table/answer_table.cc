@@ -48,12 +48,7 @@ bool AnswerTable::Insert(const QueryKey& key, const uint8_t* reply, size_t len,
   e->key_len = key.len;
   e->reply_len = static_cast<uint16_t>(len - 2);
   e->meta_len = static_cast<uint16_t>(meta_room);
-  e->counter = tags.counter;
-  e->stats = tags.stats;
-  e->log = tags.log;
-  e->rsize = tags.rsize;
-  e->source = tags.source;
-  e->source_gen = tags.source_gen;
+  e->tags = tags;
   if (meta_len != 0) std::memcpy(e->data, meta, meta_len);
   std::memcpy(e->data + meta_room, key.bytes, key.len);
   std::memcpy(e->data + meta_room + key.len, reply + 2, len - 2);
@@ -88,11 +83,11 @@ void AnswerTable::Log(const Entry& e, const QueryKey& key, const uint8_t id[2], 
                       const Client& client, Context& ctx) noexcept {
   LogRecord* r = ctx.log->Reserve(ctx.log_count);
   if (r == nullptr) return;
-  r->sink = e.log;
+  r->sink = e.tags.log;
   r->id = static_cast<uint16_t>(id[0] << 8 | id[1]);
   r->request_len = static_cast<uint16_t>(request_len);
   r->reply_len = static_cast<uint16_t>(e.reply_len + 2u);
-  r->rsize = e.rsize;
+  r->rsize = e.tags.rsize;
   r->reply_flags = static_cast<uint16_t>(e.reply()[0] << 8 | e.reply()[1]);
   r->port = client.port;
   r->family = static_cast<uint8_t>(client.family);

@@ -41,12 +41,7 @@ class AnswerTable {
     uint16_t key_len;
     uint16_t reply_len;  // without the 2-octet ID
     uint16_t meta_len;   // a replay description (replay.h) first; 0: fixed octets
-    uint16_t counter;    // CounterBank id bumped on each answer; 0: none
-    uint16_t stats;      // StatsBank slot counting each answer; 0: none
-    uint16_t log;        // LogBank sink writing a line per answer; 0: none
-    uint16_t rsize;  // the reply's size as CoreDNS reports it ({rsize}, size histogram)
-    uint16_t source;     // the data source the reply was made from (generation.h); 0: none
-    uint32_t source_gen;  // and its generation then: stale once the source moved on
+    EntryTags tags;      // what each answer counts and logs, the source it was made from
     alignas(8) uint8_t data[];  // meta (its header is read in place), key, reply after its ID
     const uint8_t* meta() const noexcept { return data; }
     const uint8_t* key() const noexcept { return data + meta_len; }
@@ -137,11 +132,12 @@ class AnswerTable {
     if (e == nullptr || e->reply_len + 2u > capacity) return 0;
     // Made from a source that has changed since: the slow path answers (and
     // memoizes the new reply in its place).
-    if (e->source != 0 && SourceGeneration(e->source) != e->source_gen) return 0;
+    const EntryTags& tags = e->tags;
+    if (tags.source != 0 && SourceGeneration(tags.source) != tags.source_gen) return 0;
     // Counted and logged answers need a row, a ring and room in the burst;
     // else the slow path answers (and counts and logs).
-    if ((e->stats != 0 && (ctx.stats == nullptr || ctx.burst_count == Context::kMaxBurst)) ||
-        (e->log != 0 && (ctx.log == nullptr || ctx.log_count == Context::kMaxBurst))) {
+    if ((tags.stats != 0 && (ctx.stats == nullptr || ctx.burst_count == Context::kMaxBurst)) ||
+        (tags.log != 0 && (ctx.log == nullptr || ctx.log_count == Context::kMaxBurst))) {
       return 0;
     }
     out[0] = id[0];
@@ -152,12 +148,13 @@ class AnswerTable {
                            out)) {
       return 0;  // past its freshness: the slow path decides (prefetch, stale)
     }
-    if (e->counter != 0 && ctx.counters != nullptr) CounterBank::Bump(ctx.counters, e->counter);
-    if (e->stats != 0) {
-      StatsBank::Count(ctx.stats, e->stats, client.family, key.dnssec_ok, request_len, e->rsize);
-      ctx.burst_slots[ctx.burst_count++] = e->stats;
+    if (tags.counter != 0 && ctx.counters != nullptr) CounterBank::Bump(ctx.counters, tags.counter);
+    if (tags.stats != 0) {
+      StatsBank::Count(ctx.stats, tags.stats, client.family, key.dnssec_ok, request_len,
+                       tags.rsize);
+      ctx.burst_slots[ctx.burst_count++] = tags.stats;
     }
-    if (e->log != 0) Log(*e, key, id, request_len, client, ctx);
+    if (tags.log != 0) Log(*e, key, id, request_len, client, ctx);
     return e->reply_len + 2u;
   }
 

@@ -23,7 +23,6 @@ inline int64_t MonotonicNs() noexcept {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-// What the slow path knows about a reply it hands to the publisher.
 // What an answer table entry counts, logs and depends on, beside its
 // octets (AnswerTable::Entry).
 struct EntryTags {
@@ -46,6 +45,7 @@ struct EntryTags {
   uint32_t source_gen = 0;
 };
 
+// What the slow path knows about a reply it hands to the publisher.
 struct ReplaySpec {
   // Cache aging: every record TTL of the reply is `ttl` at `stored_ns`
   // (CLOCK_MONOTONIC) and is sent as ttl minus the whole seconds elapsed,

@@ -373,12 +373,10 @@ std::unique_ptr<Plugin> Setup(SetupContext& ctx, std::string* error) {
           options.health.recursion_desired = false;
         } else if (a[k].text == "domain" && k + 1 < a.size()) {
           ++k;
-          // CoreDNS lower-cases the probe's name.
-          std::string domain = a[k].text;
-          for (char& c : domain) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-          if (!wire::Name::FromText(domain, &options.health.domain)) {
+          if (!wire::Name::FromText(a[k].text, &options.health.domain)) {
             return fail(a[k], "health_check: invalid domain name " + a[k].text);
           }
+          options.health.domain.ToLower();  // CoreDNS lower-cases the probe's name
         } else if (a[k].text == "domain") {
           return arg_error(a[k]);
         } else {
