@@ -93,6 +93,17 @@ example.org:@PORT@ {
                 assert re.fullmatch(r"\d+\.\d+s", line[len(expected):]), line
 
 
+# A zone block with the default log line and metrics on port %d.
+LOGGED_AND_COUNTED = """
+example.org:@PORT@ {
+    bind 127.0.0.1
+    prometheus 127.0.0.1:%d
+    log
+    file @DIR@/db.example.org
+}
+"""
+
+
 def query_lines(s, start, want):
     """The query log lines after output line `start`, once there are `want` of them (they are
     written within milliseconds of the answers) or 10 s have passed."""
@@ -111,14 +122,7 @@ def test_every_query_logged_under_dnsperf_all_from_the_fast_path(tmp_path):
     from harness import free_port
 
     mport = free_port()
-    corefile = """
-example.org:@PORT@ {
-    bind 127.0.0.1
-    prometheus 127.0.0.1:%d
-    log
-    file @DIR@/db.example.org
-}
-""" % mport
+    corefile = LOGGED_AND_COUNTED % mport
     queries = tmp_path / "queries.txt"
     queries.write_text("www.example.org A\nwww.example.org AAAA\nnx.example.org A\nexample.org MX\n")
     def dnsperf(port, rounds, clients, outstanding, rate=10000):
@@ -169,14 +173,7 @@ def test_a_lookup_a_plugin_makes_through_the_server_is_not_a_query(tmp_path):
     from harness import free_port
 
     mport = free_port()
-    corefile = """
-example.org:@PORT@ {
-    bind 127.0.0.1
-    prometheus 127.0.0.1:%d
-    log
-    file @DIR@/db.example.org
-}
-""" % mport
+    corefile = LOGGED_AND_COUNTED % mport
     zone = ZONE + "ftp IN CNAME www\n"
     with Warpdns(tmp_path, corefile, files={"db.example.org": zone}) as s:
         start = len(s.output())
